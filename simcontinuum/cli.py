@@ -1,0 +1,339 @@
+"""The ``simcontinuum`` command: parse, call the library, print. Nothing else lives here.
+
+Exit codes are :class:`Exit`. A bad scenario, policy or argument exits 2 with a message that
+names the place and the fix, never a traceback. Heavy imports (pandas, the engine) happen
+inside the commands, so ``simcontinuum --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simcontinuum import __version__
+from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from simcontinuum.results import Results
+
+
+class Exit(enum.IntEnum):
+    """Process exit codes."""
+
+    OK = 0
+    FAILED = 1  # something went wrong at run time
+    BAD_INPUT = 2  # a scenario, policy or argument is invalid
+    INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM
+
+
+EXAMPLES = """\
+examples:
+  simcontinuum validate scenarios/smart-city.yaml
+  simcontinuum run scenarios/quickstart.yaml
+  simcontinuum run scenarios/hackathon.yaml --policy latency-greedy --seed 3 --out out/hack
+  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy
+  simcontinuum policies
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit 2 with a hint, like argparse but clearer
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+        raise SystemExit(Exit.BAD_INPUT)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}") from None
+    if value < 0 or value >= 2**63:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``simcontinuum`` command."""
+    parser = _Parser(
+        prog="simcontinuum",
+        description="Simulate the cloud-edge continuum and score placement policies.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"simcontinuum {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "validate",
+        help="check scenario files and list every problem",
+        description="Check scenario files; print every problem with its path and a fix.",
+        epilog="examples:\n  simcontinuum validate scenarios/*.yaml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+
+    p = sub.add_parser(
+        "run",
+        help="simulate a scenario under a policy and print the score table",
+        description="Simulate FILE under a policy, print the summary table, optionally save "
+        "the results (Parquet) to --out.",
+        epilog="examples:\n"
+        "  simcontinuum run scenarios/quickstart.yaml\n"
+        "  simcontinuum run scenarios/smart-city.yaml --policy k8s-default --seed 7\n"
+        "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy "
+        "--out out/run1\n"
+        "  simcontinuum run scenarios/quickstart.yaml --json   # the summary as JSON\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument(
+        "--policy",
+        "-p",
+        default="first-fit",
+        help="a built-in name (see 'simcontinuum policies') or path/file.py:Class "
+        "(default: first-fit)",
+    )
+    p.add_argument("--seed", "-s", type=_seed, help="overrides the scenario's seed")
+    p.add_argument("--out", "-o", metavar="DIR", help="write the results here (Parquet)")
+    p.add_argument("--force", action="store_true", help="replace --out if it has content")
+    p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
+    p.add_argument("--strict", action="store_true", help="stop at the first policy error")
+    p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    sub.add_parser(
+        "policies",
+        help="list the built-in policies",
+        description="List the built-in and installed policies.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``simcontinuum`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return Exit.BAD_INPUT
+    handler = {"validate": cmd_validate, "run": cmd_run, "policies": cmd_policies}[args.command]
+    try:
+        return int(handler(args))
+    except ScenarioError as exc:
+        _err(str(exc))
+        return Exit.BAD_INPUT
+    except (PolicyError, ResultsError) as exc:
+        _err(f"error: {exc}")
+        return Exit.BAD_INPUT
+    except SimContinuumError as exc:
+        _err(f"error: {exc}")
+        return Exit.FAILED
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return Exit.INTERRUPTED
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``simcontinuum validate FILE...``"""
+    from simcontinuum.scenario import load_scenario
+
+    worst = Exit.OK
+    for f in args.files:
+        try:
+            sc = load_scenario(f)
+        except ScenarioError as exc:
+            _err(str(exc))
+            worst = Exit.BAD_INPUT
+            continue
+        print(
+            f"{f}: ok — {len(sc.topology.nodes)} nodes, {len(sc.topology.links)} links, "
+            f"{len(sc.applications)} applications, {len(sc.sources)} sources, "
+            f"{sc.duration:g} s"
+        )
+    return worst
+
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    """``simcontinuum policies``"""
+    from rich.table import Table
+
+    from simcontinuum.policy.registry import available_policies
+
+    table = Table(title="Policies (use with --policy NAME, or --policy path/file.py:Class)")
+    table.add_column("name", style="bold")
+    table.add_column("what it does")
+    for name, text in available_policies().items():
+        table.add_row(name, text)
+    _console().print(table)
+    return Exit.OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``simcontinuum run FILE``"""
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.policy.registry import load_policy
+    from simcontinuum.scenario import load_scenario
+
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        _check_out(out, force=args.force)
+    scenario = load_scenario(args.file, seed=args.seed)
+    policy = load_policy(args.policy)
+    sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
+    show = not args.quiet and not args.json and sys.stderr.isatty()
+    results = _run_with_progress(sim, show)
+    if scenario.scoring.reference_policy and not results.meta["interrupted"]:
+        base = Simulation(
+            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False
+        ).run()
+        results.meta["reference"] = {"policy": scenario.scoring.reference_policy, **base.summary()}
+    if out is not None:
+        results.save(out, fmt="csv" if args.csv else "parquet")
+    if args.json:
+        import json
+
+        print(json.dumps(_clean(results.summary()), indent=2))
+    else:
+        print_summary(results, _console())
+        if out is not None:
+            print(f"results written to {out}/")
+    if results.meta["policy_errors"]:
+        _err(
+            f"warning: the policy failed {results.meta['policy_errors']} time(s); see the "
+            "'error' rows of the actions table" + (f" in {out}/actions" if out else "")
+        )
+    if results.meta["interrupted"]:
+        _err(
+            f"interrupted at t={results.meta['horizon_s']:.3f} s; partial results "
+            + (f"written to {out}/" if out else "not saved (no --out)")
+        )
+        return Exit.INTERRUPTED
+    return Exit.OK
+
+
+def _check_out(out: Path, *, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out {out}: exists and is not a folder; choose another path")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ResultsError(
+            f"--out {out}: folder exists and is not empty; add --force to replace it, or "
+            "choose another path"
+        )
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise ResultsError(f"--out {out}: cannot write in {parent}; choose another path")
+
+
+def _run_with_progress(sim: Any, show: bool) -> Results:
+    if not show:
+        return sim.run()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    duration = sim.scenario.duration
+    with Progress(
+        TextColumn("[bold]simulating[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s simulated"),
+        TimeElapsedColumn(),
+        console=_console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(sim.scenario.name, total=duration)
+        step = duration / 100.0
+
+        def tick(_e: Any) -> None:
+            progress.update(task, completed=sim.env.now)
+            sim.env.timeout(step).callbacks.append(tick)
+
+        sim.env.timeout(step).callbacks.append(tick)
+        return sim.run()
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value:,.4g}{unit}"
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
+def print_summary(results: Results, console: Console) -> None:
+    """Print the summary table of one run."""
+    from rich.table import Table
+
+    s = results.summary()
+    m = results.meta
+    title = f"{m['scenario']} · policy {m['policy']} · seed {m['seed']}"
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    n = max(s["requests"], 1)
+    table.add_row("requests (after warm-up)", _fmt(s["requests"]))
+    for k in ("ok", "failed", "dropped", "incomplete"):
+        table.add_row(f"  {k}", f"{s[k]:,} ({100 * s[k] / n:.1f}%)")
+    for k, label in (("mean", "mean"), ("p50", "p50"), ("p95", "p95"), ("p99", "p99")):
+        v = s[f"{k}_latency_s"]
+        table.add_row(f"latency {label}", _fmt(None if v != v else v * 1000, " ms"))
+    table.add_row("SLO violation rate", f"{100 * s['slo_violation_rate']:.2f}%")
+    for k, v in s.items():
+        if k.startswith("cost_"):
+            table.add_row(f"cost {k[5:]}", _fmt(v))
+    table.add_row("cost total", _fmt(s["cost"]))
+    table.add_row("energy", _fmt(s["energy_kwh"], " kWh"))
+    table.add_row("migrations", _fmt(s["migrations"]))
+    table.add_row("wall time", f"{m['wall_s']:.2f} s")
+    console.print(table)
+
+    parts = Table(title="score (lower is better)", header_style="bold")
+    parts.add_column("part")
+    parts.add_column("value", justify="right")
+    parts.add_column("weight", justify="right")
+    parts.add_column("weighted", justify="right")
+    has_ref = "ratio_score" in s
+    if has_ref:
+        parts.add_column(f"× {m['reference']['policy']}", justify="right")
+    weights = m.get("weights", {})
+    from simcontinuum.metrics.score import SCORE_PARTS
+
+    for k in SCORE_PARTS:
+        row = [k, _fmt(s[f"part_{k}"]), _fmt(weights.get(k, 0.0)), _fmt(s[f"weighted_{k}"])]
+        if has_ref:
+            row.append(_fmt(s.get(f"ratio_{k}")))
+        parts.add_row(*row)
+    total = ["[bold]score[/]", "", "", f"[bold]{_fmt(s['score'])}[/]"]
+    if has_ref:
+        total.append(_fmt(s.get("ratio_score")))
+    parts.add_row(*total)
+    console.print(parts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""Node state: ``cores`` identical FIFO servers, the resources reserved on them, and billing.
+
+A node serves request steps in arrival order on ``cores`` servers (M/G/c, FIFO). Because the
+order is FIFO and a step's service time is known when it arrives, the start and finish of a
+step are fixed at arrival: it starts when the earliest server frees up (or now) and holds it
+for its service time. So a node keeps only each server's *free time* — one float per core —
+and no queue of its own; a completion is one scheduled event.
+
+Invariants:
+- work assigned but not yet done at time ``t`` is ``sum(max(0, free - t))``: a server is busy
+  without a gap from the last arrival until its free time, so the busy core-seconds up to
+  ``t`` are ``assigned - remaining(t)`` (used for utilisation and energy);
+- ``cpu_allocated <= cores`` and ``memory_allocated <= memory`` (when memory is declared) at all
+  times: replicas reserve their requests from pending until gone;
+- a failed node has no replicas, no steps in flight, and zero capacity until it recovers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING, Any
+
+from simcontinuum.model import Node
+
+if TYPE_CHECKING:
+    from simcontinuum.engine.replicas import Replica
+
+
+class NodeState:
+    """The live state of one node during a run."""
+
+    __slots__ = (
+        "active_seconds",
+        "active_since",
+        "assigned",
+        "core_seconds",
+        "cores",
+        "cpu_allocated",
+        "down_seconds",
+        "down_since",
+        "epoch",
+        "free",
+        "gpu_speedup",
+        "id",
+        "images",
+        "in_system",
+        "index",
+        "inflight",
+        "lost_work",
+        "max_queue",
+        "memory_allocated",
+        "node",
+        "replicas",
+        "speed",
+        "up",
+    )
+
+    def __init__(self, node: Node, index: int) -> None:
+        self.node = node
+        self.id = node.id
+        self.index = index
+        self.cores = node.cores
+        self.speed = node.speed
+        self.gpu_speedup = node.gpu.speedup if node.gpu else 1.0
+        self.max_queue = node.max_queue
+        self.up = True
+        self.epoch = 0  # bumped at each failure: steps of an older epoch were lost
+        self.free: list[float] = [0.0] * node.cores  # a heap of server free times
+        self.assigned = 0.0  # core-seconds of work ever assigned
+        self.lost_work = 0.0  # core-seconds assigned but lost in failures
+        self.in_system = 0  # steps queued or in service
+        self.inflight: set[Any] = set()  # step events in flight here (for failures)
+        self.cpu_allocated = 0.0
+        self.memory_allocated = 0.0
+        self.replicas: list[Replica] = []  # every replica not yet gone
+        self.images: dict[str, float] = {}  # image -> time it is (or will be) on the node
+        self.active_since: float | None = None  # while it hosts a replica (when_active)
+        self.active_seconds = 0.0
+        self.core_seconds = 0.0  # requested cores x seconds of its replicas
+        self.down_since: float | None = None
+        self.down_seconds = 0.0
+
+    def start_service(self, now: float, service: float) -> float:
+        """Give a step of ``service`` seconds the earliest free server; return its finish."""
+        free = self.free
+        first = free[0]
+        finish = (first if first > now else now) + service
+        if self.cores == 1:
+            free[0] = finish
+        else:
+            heapq.heapreplace(free, finish)
+        self.assigned += service
+        return finish
+
+    def queued(self, now: float) -> int:
+        """Steps waiting for a server (not in service) at ``now``."""
+        busy = sum(1 for f in self.free if f > now)
+        return max(0, self.in_system - busy)
+
+    def busy_seconds(self, t: float) -> float:
+        """Core-seconds of work done up to time ``t`` (``t`` >= the last arrival)."""
+        remaining = sum(f - t for f in self.free if f > t)
+        return self.assigned - self.lost_work - remaining
+
+    def fits(self, cpu: float, memory: float) -> bool:
+        """Whether requests of ``cpu`` cores and ``memory`` bytes can be admitted now."""
+        if not self.up:
+            return False
+        if self.cpu_allocated + cpu > self.cores + 1e-9:
+            return False
+        mem = self.node.memory
+        return not (mem > 0 and self.memory_allocated + memory > mem + 1e-6)
+
+    def fail(self, now: float) -> None:
+        """Lose all work in progress: servers are freed, the node is down."""
+        remaining = sum(f - now for f in self.free if f > now)
+        self.lost_work += remaining
+        self.free = [now] * self.cores
+        self.in_system = 0
+        self.inflight = set()
+        self.up = False
+        self.epoch += 1
+        self.down_since = now
+        self.images.clear()  # a node that comes back is empty
+
+    def recover(self, now: float) -> None:
+        """Bring a failed node back, empty."""
+        if self.down_since is not None:
+            self.down_seconds += now - self.down_since
+        self.down_since = None
+        self.up = True
+        self.free = [now] * self.cores
+
+    def add_replica(self, replica: Replica, now: float) -> None:
+        """Reserve a replica's requests on this node."""
+        if not self.replicas:
+            self.active_since = now
+        self.replicas.append(replica)
+        self.cpu_allocated += replica.cpu
+        self.memory_allocated += replica.memory
+
+    def drop_replica(self, replica: Replica, now: float) -> None:
+        """Release a replica's requests; bill its core-seconds."""
+        self.replicas.remove(replica)
+        self.cpu_allocated = max(0.0, self.cpu_allocated - replica.cpu)
+        self.memory_allocated = max(0.0, self.memory_allocated - replica.memory)
+        self.core_seconds += replica.cpu * (now - replica.created)
+        if not self.replicas and self.active_since is not None:
+            self.active_seconds += now - self.active_since
+            self.active_since = None

@@ -1,0 +1,231 @@
+"""Telemetry: sampled metrics, delivered late and sometimes lost, as on a real cluster.
+
+Every ``telemetry.interval`` the sampler reads each node (``node_up``, ``node_cpu_utilisation``
+over the interval, ``node_cpu_allocated_cores``, ``node_memory_allocated_bytes``,
+``node_queue_length``, ``node_power_watts``, ``node_replicas``) and each running application
+(``app_requests_total``, ``app_errors_total`` — counters — and over the interval
+``app_request_rate``, ``app_latency_p50_seconds``, ``app_latency_p95_seconds``,
+``app_latency_p99_seconds``, ``app_replicas``; plus the application's SLO metric id when it
+has one, in milliseconds as MLSysOps ``qos_metrics`` use). A node's sample reaches the
+collector after the path latency from that node (an application's, from its entry replica's
+node); with probability ``telemetry.loss`` it never arrives. Policies read only what has
+arrived (:class:`DeliveredTelemetry`); ``results.telemetry`` keeps every sample with its
+``delivered_s`` (NaN when lost).
+
+Invariants: a sample taken at ``t`` from a node ``d`` seconds from the collector is visible
+from ``t + d`` on, never before; a lost sample is never visible.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from array import array
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simcontinuum.engine.simulation import Simulation
+
+COLUMNS = ("time_s", "delivered_s", "kind", "id", "metric", "value")
+
+
+class TelemetrySampler:
+    """Samples one simulation's nodes and applications every interval."""
+
+    def __init__(self, sim: Simulation, *, enabled: bool = True) -> None:
+        self.sim = sim
+        cfg = sim.scenario.telemetry
+        self.interval = cfg.interval
+        self.enabled = enabled and cfg.interval is not None and cfg.interval > 0
+        topo = sim.scenario.topology
+        self.collector = cfg.collector or topo.registry or topo.nodes[0].id
+        self.loss = cfg.loss
+        self._rng = sim.streams.get("telemetry/loss")
+        self.time = array("d")
+        self.delivered = array("d")
+        self.kind: list[str] = []
+        self.id: list[str] = []
+        self.metric: list[str] = []
+        self.value = array("d")
+        self._last_t = 0.0
+        self._last_busy = [0.0] * len(sim.nodes)
+        self._mark = 0  # requests ended before this index were counted already
+        self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
+
+    def start(self) -> None:
+        """Schedule the first sample."""
+        if not self.enabled:
+            return
+        env = self.sim.env
+
+        def tick(_e: Any) -> None:
+            self.sample()
+            nxt = env.timeout(self.interval)
+            nxt.callbacks.append(tick)
+
+        first = env.timeout(self.interval)
+        first.callbacks.append(tick)
+
+    # ------------------------------------------------------------------ sampling
+    def _emit(self, t: float, delivered: float, kind: str, ident: str, metrics: dict) -> None:
+        for name, value in metrics.items():
+            self.time.append(t)
+            self.delivered.append(delivered)
+            self.kind.append(kind)
+            self.id.append(ident)
+            self.metric.append(name)
+            self.value.append(math.nan if value is None else float(value))
+
+    def _delivery(self, t: float, nid: str | None) -> float:
+        if self.loss > 0 and self._rng.random() < self.loss:
+            return math.nan
+        if nid is None:
+            return t
+        return t + self.sim.network.latency(nid, self.collector)  # inf: never arrives
+
+    def sample(self) -> None:
+        """Take one sample of every node and running application now."""
+        sim = self.sim
+        now = sim.env.now
+        dt = max(now - self._last_t, 1e-12)
+        for node in sim.nodes:
+            busy = node.busy_seconds(now)
+            util = min(1.0, max(0.0, (busy - self._last_busy[node.index]) / (node.cores * dt)))
+            self._last_busy[node.index] = busy
+            power = node.node.power
+            self._emit(
+                now,
+                self._delivery(now, node.id),
+                "node",
+                node.id,
+                {
+                    "node_up": 1.0 if node.up else 0.0,
+                    "node_cpu_utilisation": util if node.up else 0.0,
+                    "node_cpu_allocated_cores": node.cpu_allocated,
+                    "node_memory_allocated_bytes": node.memory_allocated,
+                    "node_queue_length": node.queued(now) if node.up else 0,
+                    "node_power_watts": (power.idle_w + (power.max_w - power.idle_w) * util)
+                    if node.up
+                    else 0.0,
+                    "node_replicas": len(node.replicas),
+                },
+            )
+        self._sample_apps(now, dt)
+        self._last_t = now
+
+    def _sample_apps(self, now: float, dt: float) -> None:
+        sim = self.sim
+        tr = sim.traffic
+        end = len(tr.e_rid)
+        rids = np.frombuffer(tr.e_rid, dtype=np.int64)[self._mark : end]
+        ts = np.frombuffer(tr.e_t, dtype=np.float64)[self._mark : end]
+        st = np.frombuffer(tr.e_status, dtype=np.int8)[self._mark : end]
+        self._mark = end
+        t0 = np.frombuffer(tr.t0, dtype=np.float64)
+        src = np.frombuffer(tr.src, dtype=np.int64)
+        app_of_source = sim.source_app_index
+        apps = app_of_source[src[rids]] if len(rids) else np.empty(0, dtype=np.int64)
+        lat = ts - t0[rids] if len(rids) else np.empty(0)
+        for app in sim.apps:
+            if not app.active:
+                continue
+            aid = app.app.id
+            mine = apps == app.index
+            ok = mine & (st == 0)
+            lats = lat[ok]
+            totals = self._totals.setdefault(aid, [0, 0])
+            totals[0] += int(mine.sum())
+            totals[1] += int((mine & (st != 0)).sum())
+            q = np.percentile(lats, [50, 95, 99]) if len(lats) else [None, None, None]
+            metrics: dict[str, Any] = {
+                "app_requests_total": totals[0],
+                "app_errors_total": totals[1],
+                "app_request_rate": int(mine.sum()) / dt,
+                "app_latency_p50_seconds": q[0],
+                "app_latency_p95_seconds": q[1],
+                "app_latency_p99_seconds": q[2],
+                "app_replicas": sum(len(rt.live()) for rt in app.components.values()),
+            }
+            slo = app.app.slo
+            if slo is not None and slo.metric:
+                metrics[slo.metric] = None if q[1] is None else float(q[1]) * 1000.0
+            entry = app.entry.running[0].node.id if app.entry.running else None
+            self._emit(now, self._delivery(now, entry), "app", aid, metrics)
+
+    # ------------------------------------------------------------------ reading
+    def view(self) -> DeliveredTelemetry:
+        """What has reached the collector by now."""
+        return DeliveredTelemetry(self, self.sim.env.now)
+
+    def frame(self) -> pd.DataFrame:
+        """Every sample taken, with its delivery time (NaN: lost)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "time_s": np.frombuffer(self.time, dtype=np.float64).copy(),
+                "delivered_s": np.frombuffer(self.delivered, dtype=np.float64).copy(),
+                "kind": pd.Categorical(self.kind),
+                "id": self.id,
+                "metric": pd.Categorical(self.metric),
+                "value": np.frombuffer(self.value, dtype=np.float64).copy(),
+            }
+        )
+
+
+class DeliveredTelemetry:
+    """The telemetry a policy may read at ``now``: only samples already delivered."""
+
+    def __init__(self, sampler: TelemetrySampler, now: float) -> None:
+        self._s = sampler
+        self.now = now
+
+    def window(self, seconds: float) -> pd.DataFrame:
+        """Delivered samples taken in the last ``seconds`` (long form: one row per value)."""
+        import pandas as pd
+
+        s = self._s
+        lo = bisect.bisect_left(s.time, self.now - seconds)
+        hi = len(s.time)
+        delivered = np.frombuffer(s.delivered, dtype=np.float64)[lo:hi]
+        keep = np.flatnonzero(delivered <= self.now)
+        idx = keep + lo
+        return pd.DataFrame(
+            {
+                "time_s": np.frombuffer(s.time, dtype=np.float64)[idx],
+                "delivered_s": delivered[keep],
+                "kind": [s.kind[i] for i in idx],
+                "id": [s.id[i] for i in idx],
+                "metric": [s.metric[i] for i in idx],
+                "value": np.frombuffer(s.value, dtype=np.float64)[idx],
+            }
+        )
+
+    def latest(self) -> pd.DataFrame:
+        """The newest delivered value of every metric: one row per node/app, one column per
+        metric, plus ``time_s`` (when the newest sample of that row was taken)."""
+        span = 10 * (self._s.interval or 1.0)
+        df = self.window(span)
+        if df.empty:
+            import pandas as pd
+
+            return pd.DataFrame(columns=["kind", "id", "time_s"])
+        df = df.sort_values("time_s").groupby(["kind", "id", "metric"], sort=False).tail(1)
+        wide = df.pivot_table(
+            index=["kind", "id"], columns="metric", values="value", aggfunc="last"
+        )
+        wide["time_s"] = df.groupby(["kind", "id"])["time_s"].max()
+        return wide.reset_index()
+
+    def value(self, metric: str, ident: str, default: float | None = None) -> float | None:
+        """The newest delivered value of ``metric`` for node/app ``ident``."""
+        s = self._s
+        for i in range(len(s.time) - 1, -1, -1):
+            if s.metric[i] == metric and s.id[i] == ident and s.delivered[i] <= self.now:
+                v = s.value[i]
+                return default if math.isnan(v) else v
+        return default

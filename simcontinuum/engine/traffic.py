@@ -1,0 +1,292 @@
+"""Requests through the continuum: sources → entry component → the call graph → back.
+
+This is the hot path, written as callbacks on the SimPy environment rather than a process per
+request: each source keeps one reusable event that re-schedules itself at its next arrival;
+each visit of a component (a *step*) is one small event object scheduled twice — when the
+request reaches the replica's node, and when the node finishes its work (the finish time is
+known on arrival, see ``compute.py``). Nothing else on the way costs an event: transfers are
+computed from cached routes, and responses flow back arithmetically (they use no resource in
+the default network model), joining at each caller when its last callee has answered.
+
+Semantics (DESIGN §1): a request enters at its source, the load balancer picks a running
+replica of the entry component (lowest path latency from the caller, ties round-robin); the
+replica's node serves the step FIFO on its cores; the component then calls its callees in
+parallel (each an RPC: request bytes there, response bytes back) and answers its caller when
+all have answered. A request ends exactly once: ``ok`` (its response is back at the source),
+``failed`` (a node failed under it, its replica was lost, or no route), ``dropped`` (no replica
+or a full queue) or ``incomplete`` (still in flight at the horizon, decided at finalize).
+
+Invariants: each request id appears at most once among the ended ones; a step's ``epoch``
+differs from its node's only if the node failed after the step arrived (it was lost).
+"""
+
+from __future__ import annotations
+
+from array import array
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
+
+from simcontinuum.engine.arrivals import INF, ArrivalClock
+from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
+
+if TYPE_CHECKING:
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.model import Source
+
+OK, FAILED, DROPPED, INCOMPLETE = 0, 1, 2, 3
+STATUS_NAMES = ("ok", "failed", "dropped", "incomplete")
+PRIORITY = 1  # simpy's NORMAL
+
+
+class _SourceEvent:
+    """The one event of a source, re-scheduled at each of its arrivals."""
+
+    __slots__ = ("app", "callbacks", "clock", "index", "node", "request_size", "response_size")
+    _ok = True  # read by simpy.Environment.step
+
+    def __init__(self, index: int, source: Source, app: AppRuntime, node: int, clock: ArrivalClock):
+        self.callbacks: list | None = None
+        self.index = index
+        self.app = app
+        self.node = node
+        self.clock = clock
+        self.request_size = source.request_size
+        self.response_size = source.response_size
+
+
+class _Step:
+    """One visit of a request to one component replica."""
+
+    __slots__ = ("back", "callbacks", "epoch", "join", "lat2", "replica", "rid")
+    _ok = True
+    back: float  # seconds for the answer to reach the caller
+    callbacks: list | None
+    epoch: int  # the node's epoch when the step arrived
+    join: _Join | None  # the caller waiting for this answer (None: the source)
+    lat2: float  # pure link latency there and back
+    replica: Replica
+    rid: int
+
+
+class _Join:
+    """A component waiting for its callees' answers."""
+
+    __slots__ = ("lb", "pending", "step", "t")
+
+    def __init__(self, step: _Step, pending: int) -> None:
+        self.step = step
+        self.pending = pending
+        self.t = 0.0  # latest answer so far
+        self.lb = 0.0  # largest pure-latency lower bound among the answers
+
+
+class Traffic:
+    """Sources, steps and request records of one simulation."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self._queue: list[Any] = sim.env._queue  # the simpy heap: events go straight onto it
+        self._eid = sim.env._eid
+        self._node_ids = [n.id for n in sim.nodes]
+        self._arrive_cb = [self._arrive]
+        self._done_cb = [self._done]
+        self._source_cb = [self._on_source]
+        self.sources: list[_SourceEvent] = []
+        # request columns: by request id at arrival, by end order at the end
+        self.t0 = array("d")
+        self.src = array("q")
+        self.e_rid = array("q")
+        self.e_t = array("d")
+        self.e_status = array("b")
+        self.e_lb = array("d")
+        self.reasons: dict[int, str] = {}
+        self.dead: set[int] = set()  # ended early while other branches may be in flight
+        self.egress_bytes: dict[tuple[str, str], float] = {}
+
+    # ---------------------------------------------------------------- sources
+    def start_source(self, index: int, source: Source, app: AppRuntime, stop: float) -> None:
+        """Begin emitting ``source``'s requests from now until ``stop``."""
+        now = self.env.now
+        rng = self.sim.streams.get(f"workload/{source.id}")
+        clock = ArrivalClock(source.arrival, rng, now, stop)
+        ev = _SourceEvent(index, source, app, self.sim.node_index[source.node], clock)
+        self.sources.append(ev)
+        t = clock.next()
+        if t < INF:
+            ev.callbacks = self._source_cb
+            heappush(self._queue, (t, PRIORITY, next(self._eid), ev))
+
+    def _on_source(self, ev: _SourceEvent) -> None:
+        now = self.env._now
+        t = ev.clock.next()
+        if t < INF:
+            ev.callbacks = self._source_cb
+            heappush(self._queue, (t, PRIORITY, next(self._eid), ev))
+        app = ev.app
+        if not app.active or not self.sim.nodes[ev.node].up:
+            return  # a departed app, or a device that is down, sends nothing
+        rid = len(self.t0)
+        self.t0.append(now)
+        self.src.append(ev.index)
+        self._dispatch(rid, app.entry, ev.node, ev.request_size, ev.response_size, None, now)
+
+    # ---------------------------------------------------------------- steps
+    def _dispatch(
+        self,
+        rid: int,
+        rt: ComponentRuntime,
+        caller: int,
+        req_size: float,
+        resp_size: float,
+        join: _Join | None,
+        now: float,
+    ) -> None:
+        entry = rt.lb.get(caller)
+        if entry is None:
+            entry = self._candidates(rt, caller)
+        cands = entry[0]
+        n = len(cands)
+        if n == 1:
+            rep, lat, k, egress = cands[0]
+        elif n:
+            i = entry[1]
+            entry[1] = i + 1
+            rep, lat, k, egress = cands[i % n]
+        else:
+            why = "no_route" if rt.running else "no_replica"
+            self.end(rid, DROPPED, now, 0.0, f"{why}:{rt.app}/{rt.id}")
+            return
+        if egress is not None:
+            self.egress_bytes[egress] = self.egress_bytes.get(egress, 0.0) + req_size + resp_size
+        rep.inflight += 1
+        step = _Step()
+        step.rid = rid
+        step.replica = rep
+        step.join = join
+        step.lat2 = lat + lat
+        step.back = lat + resp_size * k
+        step.callbacks = self._arrive_cb
+        heappush(self._queue, (now + lat + req_size * k, PRIORITY, next(self._eid), step))
+
+    def _candidates(self, rt: ComponentRuntime, caller: int) -> list:
+        """The lowest-latency running replicas of ``rt`` seen from node ``caller``."""
+        network = self.sim.network
+        src = self._node_ids[caller]
+        best: list[tuple[Replica, float, float, tuple[str, str] | None]] = []
+        best_lat = INF
+        for rep in rt.running:
+            route = network.route(src, rep.node.id)
+            if route is None:
+                continue
+            cand = (
+                rep,
+                route.latency,
+                8.0 / route.bandwidth,
+                (src, rep.node.id) if route.egress_price_per_byte > 0 else None,
+            )
+            if route.latency < best_lat - 1e-12:
+                best, best_lat = [cand], route.latency
+            elif route.latency <= best_lat + 1e-12:
+                best.append(cand)
+        entry: list = [best, 0]
+        rt.lb[caller] = entry
+        return entry
+
+    def _arrive(self, step: _Step) -> None:
+        rep = step.replica
+        node = rep.node
+        now = self.env._now
+        if rep.state is GONE or not node.up:
+            rep.inflight -= 1
+            self.end(step.rid, FAILED, now, 0.0, "replica_lost")
+            return
+        if step.rid in self.dead:
+            rep.inflight -= 1
+            self.sim.deployer.step_finished(rep)
+            return
+        mq = node.max_queue
+        if mq is not None and node.in_system - node.cores >= mq:
+            rep.inflight -= 1
+            self.sim.deployer.step_finished(rep)
+            self.end(step.rid, DROPPED, now, 0.0, f"queue_full:{node.id}")
+            return
+        finish = node.start_service(now, rep.rt.sampler.draw() * rep.inv_speed)
+        node.in_system += 1
+        node.inflight.add(step)
+        step.epoch = node.epoch
+        step.callbacks = self._done_cb
+        heappush(self._queue, (finish, PRIORITY, next(self._eid), step))
+
+    def _done(self, step: _Step) -> None:
+        rep = step.replica
+        node = rep.node
+        if step.epoch != node.epoch:
+            return  # lost in a node failure; the request was failed then
+        node.in_system -= 1
+        node.inflight.discard(step)
+        rep.inflight -= 1
+        if rep.state is DRAINING and rep.inflight <= 0:
+            self.sim.deployer.step_finished(rep)
+        rid = step.rid
+        if rid in self.dead:
+            return
+        now = self.env._now
+        callees = rep.rt.callees
+        if not callees:
+            self._answer(step, now, 0.0)
+            return
+        join = _Join(step, len(callees))
+        caller = node.index
+        for crt, req_size, resp_size in callees:
+            self._dispatch(rid, crt, caller, req_size, resp_size, join, now)
+            if rid in self.dead:
+                return
+
+    def _answer(self, step: _Step, t_done: float, lb_below: float) -> None:
+        """``step`` is done at ``t_done``: carry its answer up through the joins."""
+        t = t_done + step.back
+        lb = step.lat2 + lb_below
+        join = step.join
+        while join is not None:
+            join.pending -= 1
+            if t > join.t:
+                join.t = t
+            if lb > join.lb:
+                join.lb = lb
+            if join.pending:
+                return
+            parent = join.step
+            t = join.t + parent.back
+            lb = parent.lat2 + join.lb
+            join = parent.join
+        rid = step.rid
+        if rid not in self.dead:
+            self.e_rid.append(rid)
+            self.e_t.append(t)
+            self.e_status.append(OK)
+            self.e_lb.append(lb)
+
+    def end(self, rid: int, status: int, t: float, lb: float, reason: str | None) -> None:
+        """End request ``rid`` with ``status`` at ``t`` (at most once)."""
+        if rid in self.dead:
+            return
+        self.dead.add(rid)
+        self.e_rid.append(rid)
+        self.e_t.append(t)
+        self.e_status.append(status)
+        self.e_lb.append(lb)
+        if reason:
+            self.reasons[rid] = reason
+
+    def fail_node_steps(self, node_index: int, steps: set, now: float) -> None:
+        """Fail the requests of the steps in flight on a node that just failed."""
+        for step in steps:
+            step.replica.inflight -= 1
+            self.end(step.rid, FAILED, now, 0.0, f"node_failure:{self._node_ids[node_index]}")
+
+    def reset_routes(self) -> None:
+        """Forget every cached load-balancer choice (the network changed)."""
+        for app in self.sim.apps:
+            for rt in app.components.values():
+                rt.lb.clear()

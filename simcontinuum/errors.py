@@ -1,0 +1,37 @@
+"""The one error hierarchy of simcontinuum.
+
+Every error a user can cause derives from :class:`SimContinuumError` and says what was
+expected, what came, and how to fix it. The CLI prints these without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SimContinuumError(Exception):
+    """Base of every error simcontinuum raises on purpose."""
+
+
+class ScenarioError(SimContinuumError):
+    """A scenario file or document is invalid.
+
+    Attributes:
+        problems: every problem found, each as ``"path: message"``; all are reported at once.
+        source: the file the scenario came from, if any.
+    """
+
+    def __init__(self, problems: list[str] | str, source: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        n = len(self.problems)
+        lines = [f"{head}{n} problem{'s' if n != 1 else ''} in the scenario:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class PolicyError(SimContinuumError):
+    """A policy cannot be loaded, or (in strict mode) misbehaved."""
+
+
+class ResultsError(SimContinuumError):
+    """A results directory is missing, partial or corrupt."""

@@ -1,0 +1,184 @@
+"""Finalize a simulation: turn its buffers into the result tables, closing the books at the
+horizon (requests in flight become ``incomplete``; live replicas and node activity are billed
+up to the horizon; energy is integrated from each node's busy time).
+
+Cost rows (one per node and item, plus one per billable link): ``item`` is ``node_hours``
+(``per_hour`` × hours billed: the whole horizon for ``always``, hours hosting a replica for
+``when_active``), ``core_hours`` (requested cores × hours, × ``per_core_hour``), ``energy``
+(kWh × ``scoring.energy_price_per_kwh``) or ``egress`` (GB over a billable link × its price).
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simcontinuum.engine.traffic import STATUS_NAMES
+from simcontinuum.metrics.recorder import (
+    ACTION_COLUMNS,
+    EVENT_COLUMNS,
+    REPLICA_COLUMNS,
+    Recorder,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.results import Results
+
+COST_COLUMNS = ("node", "tier", "cluster", "item", "quantity", "unit", "cost", "energy_kwh")
+
+
+def build_results(sim: Simulation, wall_s: float) -> Results:
+    """Everything a run produced, as :class:`~simcontinuum.results.Results`."""
+
+    from simcontinuum import __version__
+    from simcontinuum.results import Results
+
+    horizon = sim.env.now if sim.interrupted else sim.scenario.duration
+    for node in sim.nodes:
+        for rep in list(node.replicas):
+            sim.recorder.replica(rep)
+    requests = _requests(sim, horizon)
+    meta = {
+        "scenario": sim.scenario.name,
+        "scenario_digest": sim.scenario.digest,
+        "scenario_path": sim.scenario.source_path,
+        "policy": sim.policy_name,
+        "seed": sim.seed,
+        "duration_s": sim.scenario.duration,
+        "horizon_s": horizon,
+        "warmup_s": sim.scenario.warmup,
+        "interrupted": sim.interrupted,
+        "status": "interrupted" if sim.interrupted else "complete",
+        "wall_s": wall_s,
+        "migrations": sim.migrations,
+        "policy_calls": sim.control.calls,
+        "policy_errors": sim.control.errors,
+        "decision_s": sim.control.decision_seconds,
+        "charge_decision_time": sim.scenario.control.charge_decision_time,
+        "weights": dict(sim.scenario.scoring.weights),
+        "simcontinuum_version": __version__,
+        "python": platform.python_version(),
+        "requests": len(requests),
+        "streams": sim.streams.names(),
+    }
+    return Results(
+        requests=requests,
+        telemetry=sim.telemetry.frame(),
+        actions=Recorder.frame(sim.recorder.actions, ACTION_COLUMNS),
+        replicas=Recorder.frame(sim.recorder.replicas, REPLICA_COLUMNS),
+        cost=_cost(sim, horizon),
+        events=Recorder.frame(sim.recorder.events, EVENT_COLUMNS),
+        meta=meta,
+    )
+
+
+def _requests(sim: Simulation, horizon: float) -> pd.DataFrame:
+    import pandas as pd
+
+    tr = sim.traffic
+    n = len(tr.t0)
+    t0 = np.frombuffer(tr.t0, dtype=np.float64).copy() if n else np.empty(0)
+    src = np.frombuffer(tr.src, dtype=np.int64).copy() if n else np.empty(0, dtype=np.int64)
+    end = np.full(n, np.nan)
+    status = np.full(n, 3, dtype=np.int8)  # incomplete unless it ended
+    lb = np.full(n, np.nan)
+    if len(tr.e_rid):
+        rid = np.frombuffer(tr.e_rid, dtype=np.int64)
+        end[rid] = np.frombuffer(tr.e_t, dtype=np.float64)
+        status[rid] = np.frombuffer(tr.e_status, dtype=np.int8)
+        lb[rid] = np.frombuffer(tr.e_lb, dtype=np.float64)
+    late = end > horizon  # answered after the horizon: still in flight then
+    status[late] = 3
+    end[status == 3] = np.nan
+    lb[status != 0] = np.nan
+    sources = sim.scenario.sources
+    app_idx = sim.source_app_index[src] if n else np.empty(0, dtype=np.int64)
+    apps = [a.app for a in sim.apps]
+    targets = np.array(
+        [a.slo.latency_target if a.slo and a.slo.latency_target else np.nan for a in apps]
+    )
+    target = targets[app_idx] if n else np.empty(0)
+    latency = end - t0
+    has_slo = ~np.isnan(target)
+    violated = pd.array(latency > target, dtype="boolean")
+    violated[(status != 0) | ~has_slo] = pd.NA
+    node_names = list(dict.fromkeys(s.node for s in sources))
+    node_code = np.array([node_names.index(s.node) for s in sources], dtype=np.int64)
+    reasons: list[str | None] = [None] * n
+    for rid_, why in tr.reasons.items():
+        if status[rid_] != 3:
+            reasons[rid_] = why
+    return pd.DataFrame(
+        {
+            "request_id": np.arange(n, dtype=np.int64),
+            "app": pd.Categorical.from_codes(app_idx, categories=pd.Index([a.id for a in apps])),
+            "source": pd.Categorical.from_codes(src, categories=pd.Index([s.id for s in sources])),
+            "source_node": pd.Categorical.from_codes(
+                node_code[src], categories=pd.Index(node_names)
+            ),
+            "arrival_s": t0,
+            "end_s": end,
+            "latency_s": latency,
+            "network_latency_s": lb,
+            "status": pd.Categorical.from_codes(status, categories=pd.Index(list(STATUS_NAMES))),
+            "reason": reasons,
+            "has_slo": has_slo,
+            "slo_violated": violated,
+            "scored": t0 >= sim.scenario.warmup,
+        }
+    )
+
+
+def _cost(sim: Simulation, horizon: float) -> pd.DataFrame:
+    import pandas as pd
+
+    energy_price = sim.scenario.scoring.energy_price_per_kwh
+    rows: list[tuple[Any, ...]] = []
+    for node in sim.nodes:
+        n = node.node
+        key = (n.id, n.tier, n.cluster)
+        if n.price.billing == "always":
+            hours = horizon / 3600.0
+        else:
+            active = node.active_seconds
+            if node.active_since is not None:
+                active += horizon - node.active_since
+            hours = active / 3600.0
+        core_seconds = node.core_seconds + sum(r.cpu * (horizon - r.created) for r in node.replicas)
+        down = node.down_seconds + (horizon - node.down_since if node.down_since is not None else 0)
+        up_seconds = max(0.0, horizon - down)
+        busy = min(node.busy_seconds(horizon), node.cores * up_seconds)
+        joules = n.power.idle_w * up_seconds + (n.power.max_w - n.power.idle_w) * busy / n.cores
+        kwh = joules / 3.6e6
+        rows.append((*key, "node_hours", hours, "h", hours * n.price.per_hour, 0.0))
+        rows.append(
+            (
+                *key,
+                "core_hours",
+                core_seconds / 3600.0,
+                "core*h",
+                core_seconds / 3600.0 * n.price.per_core_hour,
+                0.0,
+            )
+        )
+        rows.append((*key, "energy", kwh, "kWh", kwh * energy_price, kwh))
+    for (a, b), nbytes in sorted(sim.traffic.egress_bytes.items()):
+        route = sim.network.route(a, b)
+        if route is None:
+            continue
+        for x, y in route.links:
+            price = sim.network.link(x, y).egress_price_per_gb
+            if price > 0:
+                gb = nbytes / 1e9
+                rows.append((f"{x}|{y}", "network", "", "egress", gb, "GB", gb * price, 0.0))
+    df = pd.DataFrame.from_records(rows, columns=list(COST_COLUMNS))
+    if len(df):
+        df = df.groupby(["node", "tier", "cluster", "item", "unit"], as_index=False, sort=False)[
+            ["quantity", "cost", "energy_kwh"]
+        ].sum()[list(COST_COLUMNS)]
+    return df

@@ -1,0 +1,163 @@
+"""Results of one run: typed tables built once at the end, a summary, and metadata.
+
+Tables (pandas DataFrames, flat columns, units in names):
+- ``requests``: one row per request — ``request_id, app, source, source_node, arrival_s,
+  end_s, latency_s, network_latency_s`` (pure link latency along the slowest branch),
+  ``status`` (ok | failed | dropped | incomplete), ``reason``, ``has_slo``, ``slo_violated``
+  (only for ok requests of SLO applications, else NA), ``scored`` (arrived after warm-up);
+- ``telemetry``: every sample (``time_s, delivered_s, kind, id, metric, value``);
+- ``actions``: every policy decision (``time_s, call, kind, app, component, node, target,
+  outcome, reason``);
+- ``replicas``: every replica's life; ``cost``: node-hours, core-hours, energy, egress;
+- ``events``: failures, recoveries, arrivals and departures.
+
+``save(dir)`` writes Parquet (or CSV) atomically: into a temporary folder renamed into place,
+with ``meta.json`` written last, so a killed process never leaves a folder that loads as
+complete. ``Results.load(dir)`` reads it back and says what is missing or corrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simcontinuum.errors import ResultsError
+from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
+
+TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events")
+
+
+@dataclass
+class Results:
+    """Everything one run produced. See the module docstring for the columns."""
+
+    requests: pd.DataFrame
+    telemetry: pd.DataFrame
+    actions: pd.DataFrame
+    replicas: pd.DataFrame
+    cost: pd.DataFrame
+    events: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, latency, SLO, cost by tier, energy, migrations, and the score with its
+        parts (``part_<name>``) and weighted contributions (``weighted_<name>``)."""
+        req = self.requests
+        scored = req[req["scored"]]
+        counts = scored["status"].value_counts()
+        out: dict[str, Any] = {
+            "requests": len(scored),
+            **{s: int(counts.get(s, 0)) for s in ("ok", "failed", "dropped", "incomplete")},
+            **latency_stats(req),
+        }
+        parts = score_parts(
+            req, self.cost, int(self.meta.get("migrations", 0)), self.meta.get("horizon_s", 0.0)
+        )
+        out["slo_violation_rate"] = parts["slo_violation_rate"]
+        out["failed_rate"] = parts["failed_rate"]
+        if len(self.cost):
+            by_tier = self.cost.groupby("tier", sort=True)["cost"].sum()
+            for tier, value in by_tier.items():
+                out[f"cost_{tier}"] = float(value)
+        out["cost"] = parts["cost"]
+        out["energy_kwh"] = parts["energy_kwh"]
+        out["migrations"] = int(parts["migrations"])
+        weights = self.meta.get("weights", {})
+        for k in SCORE_PARTS:
+            out[f"part_{k}"] = parts[k]
+            out[f"weighted_{k}"] = weights.get(k, 0.0) * parts[k]
+        out["score"] = total_score(parts, weights)
+        ref = self.meta.get("reference")
+        if ref:
+            for k in SCORE_PARTS:
+                base = ref.get(f"part_{k}")
+                out[f"ratio_{k}"] = parts[k] / base if base else None
+            out["ratio_score"] = out["score"] / ref["score"] if ref.get("score") else None
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | os.PathLike[str], *, fmt: str = "parquet") -> Path:
+        """Write every table and ``meta.json`` into ``directory`` atomically."""
+        if fmt not in ("parquet", "csv"):
+            raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for name in TABLES:
+                df = getattr(self, name)
+                if fmt == "parquet":
+                    df.to_parquet(tmp / f"{name}.parquet", index=False)
+                else:
+                    df.to_csv(tmp / f"{name}.csv", index=False)
+            meta = {**self.meta, "format": fmt, "tables": list(TABLES), "complete": True}
+            meta["summary"] = _jsonable(self.summary())
+            (tmp / "meta.json").write_text(json.dumps(_jsonable(meta), indent=2, sort_keys=True))
+            if target.exists():
+                old = target.with_name(f".{target.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                target.rename(old)
+                tmp.rename(target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Results:
+        """Read results written by :meth:`save`; a partial or corrupt folder is an error."""
+        d = Path(directory)
+        meta_path = d / "meta.json"
+        if not d.is_dir():
+            raise ResultsError(f"{d}: no such results folder")
+        if not meta_path.exists():
+            raise ResultsError(
+                f"{d}: meta.json is missing — the run did not finish writing; run it again"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ResultsError(f"{meta_path}: unreadable ({exc}); run it again") from exc
+        if not meta.get("complete"):
+            raise ResultsError(f"{d}: marked incomplete; run it again")
+        fmt = meta.get("format", "parquet")
+        tables = {}
+        for name in TABLES:
+            path = d / f"{name}.{fmt}"
+            try:
+                tables[name] = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+            except FileNotFoundError as exc:
+                raise ResultsError(f"{path}: missing — the folder is partial") from exc
+            except Exception as exc:  # pyarrow raises many kinds on a corrupt file
+                raise ResultsError(f"{path}: corrupt ({type(exc).__name__}: {exc})") from exc
+        meta.pop("summary", None)
+        return cls(meta=meta, **tables)
+
+    @property
+    def plot(self) -> Any:
+        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...)."""
+        from simcontinuum.report.figures import Plotter
+
+        return Plotter(self)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item"):
+        obj = obj.item()
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj
