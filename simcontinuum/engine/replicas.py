@@ -35,7 +35,17 @@ GONE = "gone"
 class ComponentRuntime:
     """The live state of one component of one application."""
 
-    __slots__ = ("app", "callees", "component", "id", "lb", "replicas", "running", "sampler")
+    __slots__ = (
+        "app",
+        "busy",
+        "callees",
+        "component",
+        "id",
+        "lb",
+        "replicas",
+        "running",
+        "sampler",
+    )
 
     def __init__(self, app: str, component: Component, sampler: WorkSampler) -> None:
         self.app = app
@@ -47,6 +57,7 @@ class ComponentRuntime:
         # caller node index -> [candidates, round-robin cursor]; cleared on any change
         self.lb: dict[int, list] = {}
         self.callees: list[tuple[ComponentRuntime, float, float]] = []
+        self.busy = 0.0  # core-seconds of work given to its replicas (for utilisation)
 
     def live(self) -> list[Replica]:
         """Replicas not draining and not gone (what a policy counts as placed)."""

@@ -6,7 +6,10 @@ over the interval, ``node_cpu_allocated_cores``, ``node_memory_allocated_bytes``
 (``app_requests_total``, ``app_errors_total`` — counters — and over the interval
 ``app_request_rate``, ``app_latency_p50_seconds``, ``app_latency_p95_seconds``,
 ``app_latency_p99_seconds``, ``app_replicas``; plus the application's SLO metric id when it
-has one, in milliseconds as MLSysOps ``qos_metrics`` use). A node's sample reaches the
+has one, in milliseconds as MLSysOps ``qos_metrics`` use) and each of its components (id
+``app/component``: ``component_replicas``, ``component_running_replicas`` and
+``component_cpu_utilisation`` — cpu used over cpu requested by its running replicas, the
+metric a Kubernetes HPA scales on; it may exceed 1). A node's sample reaches the
 collector after the path latency from that node (an application's, from its entry replica's
 node); with probability ``telemetry.loss`` it never arrives. Policies read only what has
 arrived (:class:`DeliveredTelemetry`); ``results.telemetry`` keeps every sample with its
@@ -28,6 +31,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+    from simcontinuum.engine.replicas import ComponentRuntime
     from simcontinuum.engine.simulation import Simulation
 
 COLUMNS = ("time_s", "delivered_s", "kind", "id", "metric", "value")
@@ -55,6 +59,7 @@ class TelemetrySampler:
         self._last_busy = [0.0] * len(sim.nodes)
         self._mark = 0  # requests ended before this index were counted already
         self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
+        self._last_comp_busy: dict[str, float] = {}
 
     def start(self) -> None:
         """Schedule the first sample."""
@@ -155,6 +160,28 @@ class TelemetrySampler:
                 metrics[slo.metric] = None if q[1] is None else float(q[1]) * 1000.0
             entry = app.entry.running[0].node.id if app.entry.running else None
             self._emit(now, self._delivery(now, entry), "app", aid, metrics)
+            for rt in app.components.values():
+                self._sample_component(now, dt, rt)
+
+    def _sample_component(self, now: float, dt: float, rt: ComponentRuntime) -> None:
+        key = f"{rt.app}/{rt.id}"
+        last = self._last_comp_busy.get(key, 0.0)
+        self._last_comp_busy[key] = rt.busy
+        requested = sum(r.cpu for r in rt.running)
+        # HPA's metric: cpu used over cpu requested by the running replicas (may exceed 1)
+        util = (rt.busy - last) / (requested * dt) if requested > 0 else None
+        where = rt.running[0].node.id if rt.running else None
+        self._emit(
+            now,
+            self._delivery(now, where),
+            "component",
+            key,
+            {
+                "component_replicas": len(rt.live()),
+                "component_running_replicas": len(rt.running),
+                "component_cpu_utilisation": util,
+            },
+        )
 
     # ------------------------------------------------------------------ reading
     def view(self) -> DeliveredTelemetry:

@@ -211,7 +211,10 @@ class Traffic:
             self.sim.deployer.step_finished(rep)
             self.end(step.rid, DROPPED, now, 0.0, f"queue_full:{node.id}")
             return
-        finish = node.start_service(now, rep.rt.sampler.draw() * rep.inv_speed)
+        rt = rep.rt
+        service = rt.sampler.draw() * rep.inv_speed
+        rt.busy += service
+        finish = node.start_service(now, service)
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch

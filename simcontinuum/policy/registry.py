@@ -33,6 +33,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
 from simcontinuum.errors import PolicyError
+from simcontinuum.policy.adaptive import ADAPTIVE
 from simcontinuum.policy.api import Policy
 from simcontinuum.policy.builtins import BUILTINS
 
@@ -55,9 +56,9 @@ def _first_line(obj: object) -> str:
 
 
 BUILTIN_POLICIES: Mapping[str, PolicyEntry] = MappingProxyType(
-    {cls.name: PolicyEntry(cls.name, cls, _first_line(cls)) for cls in BUILTINS}
+    {cls.name: PolicyEntry(cls.name, cls, _first_line(cls)) for cls in (*BUILTINS, *ADAPTIVE)}
 )
-"""The built-in baselines by name (read-only)."""
+"""The built-in baselines and adaptive policies by name (read-only)."""
 
 _NOT_YET: tuple[tuple[str, str], ...] = (
     ("ml:", "ML-model policies (ml:...)"),
