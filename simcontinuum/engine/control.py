@@ -14,9 +14,12 @@ goes through :class:`~simcontinuum.engine.replicas.Deployer`, which admits or re
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum.errors import PolicyError
@@ -68,6 +71,9 @@ class Controller:
         for s in sim.scenario.sources:
             prev = self._app_sources.get(s.app, ())
             self._app_sources[s.app] = (*prev, (s.node, nominal_rate(s)))
+        control = sim.scenario.control
+        self.charge = control.charge_decision_time
+        self.timeout = control.policy_timeout
         reset = getattr(policy, "reset", None)
         if callable(reset):
             self._call("reset", reset, sim.streams.get("policy"))
@@ -100,22 +106,47 @@ class Controller:
         return AppView(app.app, self._app_sources.get(app.app.id, ()))
 
     # ------------------------------------------------------------------ calling
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
-        """Call the policy; record an exception instead of letting it end the run."""
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any, float]:
+        """Call the policy under the time limit; record an exception or a time-out instead
+        of letting it end the run. Returns (ok, result, wall seconds taken)."""
         self.calls += 1
         started = time.perf_counter()
         try:
-            out = fn(*args)
+            with _time_limit(self.timeout):
+                out = fn(*args)
+        except PolicyTimeout:
+            self.errors += 1
+            self.record(
+                what,
+                "timeout",
+                outcome="error",
+                reason=f"policy call exceeded control.policy_timeout = {self.timeout:g} s "
+                "wall time; counted as no action",
+            )
+            if self.strict:
+                raise PolicyError(
+                    f"policy {what}() exceeded {self.timeout:g} s (--strict)"
+                ) from None
+            return False, None, time.perf_counter() - started
         except Exception as exc:  # a broken policy is recorded, never silent
             self.errors += 1
             tb = traceback.format_exc(limit=-3)
             self.record(what, "error", outcome="error", reason=f"{type(exc).__name__}: {exc}")
             if self.strict:
                 raise PolicyError(f"policy raised in {what}() (--strict):\n{tb}") from exc
-            return False, None
+            return False, None, time.perf_counter() - started
         finally:
             self.decision_seconds += time.perf_counter() - started
-        return True, out
+        return True, out, time.perf_counter() - started
+
+    def _then(self, elapsed: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` now, or ``elapsed`` simulated seconds later when decision time is
+        charged (``control.charge_decision_time``)."""
+        if self.charge and elapsed > 0:
+            ev = self.sim.env.timeout(elapsed)
+            ev.callbacks.append(lambda _e: fn())
+        else:
+            fn()
 
     def place(self, app: AppRuntime) -> None:
         """Ask the policy where ``app``'s components go, and deploy what is valid."""
@@ -123,7 +154,10 @@ class Controller:
         if not callable(place):
             self._bad("place", "policy has no place() method")
             return
-        ok, placement = self._call("place", place, self.app_view(app), self.view())
+        ok, placement, elapsed = self._call("place", place, self.app_view(app), self.view())
+        self._then(elapsed, lambda: self._placed(app, placement if ok else None, ok))
+
+    def _placed(self, app: AppRuntime, placement: Any, ok: bool) -> None:
         if ok:
             self._apply_placement(app, placement)
         for cid, rt in app.components.items():
@@ -141,17 +175,17 @@ class Controller:
         """One control interval: call ``plan`` if the policy has it."""
         plan = getattr(self.policy, "plan", None)
         if callable(plan):
-            ok, actions = self._call("plan", plan, self.view(), telemetry)
+            ok, actions, elapsed = self._call("plan", plan, self.view(), telemetry)
             if ok:
-                self.apply_actions("plan", actions)
+                self._then(elapsed, lambda: self.apply_actions("plan", actions))
 
     def event(self, event: Event) -> None:
         """Tell the policy about ``event`` if it has ``on_event``."""
         on_event = getattr(self.policy, "on_event", None)
         if callable(on_event):
-            ok, actions = self._call("on_event", on_event, event, self.view())
+            ok, actions, elapsed = self._call("on_event", on_event, event, self.view())
             if ok:
-                self.apply_actions("on_event", actions)
+                self._then(elapsed, lambda: self.apply_actions("on_event", actions))
 
     # ------------------------------------------------------------------ applying
     def _apply_placement(self, app: AppRuntime, placement: Any) -> None:
@@ -416,6 +450,37 @@ class Controller:
         self.sim.recorder.action(
             self.sim.env.now, call, kind, app, component, node, target, outcome, reason
         )
+
+
+class PolicyTimeout(BaseException):
+    """Raised inside a policy call that ran past its time limit. A ``BaseException`` so that
+    a policy's own ``except Exception`` cannot swallow it."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the body after ``seconds`` of wall time (SIGALRM; main thread on POSIX only —
+    elsewhere the body runs without a limit)."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise PolicyTimeout()
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _drain_when_running(sim: Simulation, old: Replica, reason: str, _new: Replica) -> None:
