@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import enum
+import importlib
+import importlib.util
 import math
 import os
 import sys
@@ -43,6 +45,18 @@ examples:
   simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy
   simcontinuum policies
 """
+
+
+COMMAND_MODULES = (
+    "simcontinuum.report.commands",
+    "simcontinuum.generate.commands",
+    "simcontinuum.experiment.commands",
+    "simcontinuum.mlsysops.commands",
+    "simcontinuum.learn.commands",
+)
+"""Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
+(``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
+each with ``set_defaults``. Importing one must be cheap: heavy imports go inside handlers."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the built-in policies",
         description="List the built-in and installed policies.",
     )
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(sub)
     return parser
 
 
@@ -127,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return Exit.BAD_INPUT
-    handler = {"validate": cmd_validate, "run": cmd_run, "policies": cmd_policies}[args.command]
+    builtin = {"validate": cmd_validate, "run": cmd_run, "policies": cmd_policies}
+    handler = builtin.get(args.command) or args.handler
     try:
         return int(handler(args))
     except ScenarioError as exc:

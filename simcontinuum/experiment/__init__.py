@@ -1,0 +1,1 @@
+"""simcontinuum.experiment (see DESIGN.md §7)."""

@@ -1,0 +1,1 @@
+"""simcontinuum.generate (see DESIGN.md §7)."""

@@ -1,0 +1,1 @@
+"""simcontinuum.learn (see DESIGN.md §7)."""

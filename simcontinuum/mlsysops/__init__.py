@@ -1,0 +1,1 @@
+"""simcontinuum.mlsysops (see DESIGN.md §7)."""

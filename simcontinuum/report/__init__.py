@@ -1,0 +1,1 @@
+"""simcontinuum.report (see DESIGN.md §7)."""
