@@ -1,0 +1,168 @@
+"""The command line: exit codes, messages without tracebacks, and every documented command."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simcontinuum.cli import Exit, main
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = str(ROOT / "scenarios" / "quickstart.yaml")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", QUICK)
+    assert code == Exit.OK
+    assert "quickstart.yaml: ok" in out
+
+
+def test_validate_bad_lists_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = (ROOT / "scenarios" / "quickstart.yaml").read_text()
+    doc = doc.replace("cpu: 500m", "cpu: -2", 1).replace("entry: detector", "entry: detectr", 1)
+    doc = doc.replace("components:", "componets:", 1)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(doc)
+    code, _, err = run_cli(capsys, "validate", str(bad))
+    assert code == Exit.BAD_INPUT
+    assert "Traceback" not in err
+    assert "componets" in err and "did you mean 'components'" in err
+
+
+def test_validate_yaml_syntax_error_has_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("version: 1\nname: [unclosed\nduration: 10s\n")
+    code, _, err = run_cli(capsys, "validate", str(bad))
+    assert code == Exit.BAD_INPUT
+    assert re.search(r"broken\.yaml:\d+:\d+: invalid YAML", err), err
+
+
+def test_run_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "run", QUICK, "--policy", "latency-greedy", "--json")
+    assert code == Exit.OK
+    summary = json.loads(out)
+    assert summary["requests"] > 10_000
+    assert summary["score"] == pytest.approx(
+        sum(summary[k] for k in summary if k.startswith("weighted_"))
+    )
+
+
+def test_run_table_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "res"
+    code, out, _ = run_cli(capsys, "run", QUICK, "--seed", "3", "--out", str(out_dir))
+    assert code == Exit.OK
+    assert "score" in out and "latency p95" in out
+    assert (out_dir / "requests.parquet").exists() and (out_dir / "meta.json").exists()
+    from simcontinuum.results import Results
+
+    res = Results.load(out_dir)
+    assert res.meta["seed"] == 3
+    # a second run into the same folder is refused without --force
+    code, _, err = run_cli(capsys, "run", QUICK, "--out", str(out_dir))
+    assert code == Exit.BAD_INPUT and "--force" in err
+    code, _, _ = run_cli(capsys, "run", QUICK, "--out", str(out_dir), "--force", "--json")
+    assert code == Exit.OK
+
+
+def test_unknown_policy_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", QUICK, "--policy", "frist-fit")
+    assert code == Exit.BAD_INPUT
+    assert "did you mean 'first-fit'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("seed", ["-1", "abc", "1.5"])
+def test_bad_seed(seed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", QUICK, "--seed", seed])
+    assert exc.value.code == Exit.BAD_INPUT
+    assert "seed" in capsys.readouterr().err
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "no/such/file.yaml")
+    assert code == Exit.BAD_INPUT
+    assert "no/such/file.yaml" in err and "Traceback" not in err
+
+
+def test_policy_file_and_raising_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pol = tmp_path / "bad_policy.py"
+    pol.write_text(
+        "class Boom:\n    def place(self, app, view):\n        raise RuntimeError('kaput')\n"
+    )
+    code, out, err = run_cli(capsys, "run", QUICK, "--policy", f"{pol}:Boom", "--json")
+    assert code == Exit.OK  # recorded, the run goes on
+    assert json.loads(out)["dropped"] > 0
+    assert "policy failed" in err
+    code, _, err = run_cli(capsys, "run", QUICK, "--policy", f"{pol}:Boom", "--strict")
+    assert code == Exit.BAD_INPUT
+    assert "kaput" in err
+
+
+def test_policies_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "policies")
+    assert code == Exit.OK
+    for name in ("first-fit", "k8s-default", "two-level", "threshold-autoscaler", "failover"):
+        assert name in out
+
+
+def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["run", "--help"], ["validate", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert "examples:" in capsys.readouterr().out
+
+
+def test_entry_point_subprocess() -> None:
+    exe = Path(sys.executable).with_name("simcontinuum")
+    proc = subprocess.run(
+        [str(exe), "validate", QUICK], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    cmds = []
+    for block in blocks:
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("simcontinuum "):
+                cmds.append(line)
+    return cmds
+
+
+@pytest.mark.parametrize("command", _readme_commands())
+def test_readme_command_runs(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``simcontinuum ...`` command the README shows runs and exits 0."""
+    monkeypatch.chdir(ROOT)
+    argv = shlex.split(command)[1:]
+    argv = [str(tmp_path / a) if a.startswith("out/") else a for a in argv]
+    assert main(argv) == Exit.OK, command
+
+
+def test_readme_python_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python example runs as written (results saved under a temp folder)."""
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    code = code.replace('"out/run1"', repr(str(tmp_path / "run1")))
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "run1" / "meta.json").exists()
