@@ -1,12 +1,13 @@
 """Arrival processes and work samplers, drawn in batches from named streams.
 
-Each source owns an :class:`ArrivalClock` that yields its absolute arrival times in order,
-drawing from its own stream (``workload/<source id>``) a batch at a time; each component owns a
+Each source owns an :class:`ArrivalClock` that hands out its absolute arrival times in order,
+window by window, drawing from its own stream (``workload/<source id>``) a batch at a time
+(arrivals are open-loop: they never depend on the state of the run); each component owns a
 :class:`WorkSampler` (``work/<app>/<component>``). Batching keeps numpy's per-call cost off the
 hot path; naming keeps every stream independent of every other.
 
-Invariant: the times a clock yields are non-decreasing (equal only in trace replays), and
-all lie in ``[start, stop)``; after the last one it yields ``inf``.
+Invariant: the times a clock hands out are non-decreasing (equal only in trace replays), all
+lie in ``[start, stop)``, and each is handed out once.
 """
 
 from __future__ import annotations
@@ -24,31 +25,45 @@ INF = float("inf")
 class ArrivalClock:
     """The arrival times of one source, from ``start`` (the app's arrival) to ``stop``."""
 
-    __slots__ = ("_buf", "_last", "arrival", "rng", "start", "stop")
+    __slots__ = ("_buf", "_last", "_pos", "arrival", "rng", "start", "stop")
 
     def __init__(self, arrival: Arrival, rng: np.random.Generator, start: float, stop: float):
         self.arrival = arrival
         self.rng = rng
         self.start = start
         self.stop = stop
-        self._buf: list[float] = []  # upcoming times, reversed (pop from the end)
-        self._last = start
+        self._buf: np.ndarray = np.empty(0)  # generated times, sorted; consumed up to _pos
+        self._pos = 0
+        self._last = start  # the last time generated so far
         if arrival.type == "trace":
-            times = [t for t in arrival.times if start <= t < stop]
-            self._buf = times[::-1]
+            times = np.asarray([t for t in arrival.times if start <= t < stop], dtype=float)
+            self._buf = np.sort(times, kind="stable")
             self._last = stop
 
-    def next(self) -> float:
-        """The next arrival time, or ``inf`` when the source is done."""
-        buf = self._buf
-        if not buf:
-            if self._last >= self.stop:
-                return INF
+    @property
+    def done(self) -> bool:
+        """Whether every arrival has been taken."""
+        return self._pos >= len(self._buf) and self._last >= self.stop
+
+    def until(self, t_end: float) -> np.ndarray:
+        """Take every arrival not yet taken that comes before ``t_end`` (sorted)."""
+        out: list[np.ndarray] = []
+        while True:
+            buf, pos = self._buf, self._pos
+            if pos < len(buf):
+                k = int(np.searchsorted(buf, t_end, side="left"))
+                if k > pos:
+                    out.append(buf[pos:k])
+                    self._pos = k
+                if k < len(buf):
+                    break  # the rest come at or after t_end
+            if self._last >= self.stop or self._last >= t_end:
+                break
             self._refill()
-            if not buf:
-                return INF
-        t = buf.pop()
-        return t if t < self.stop else INF
+        if not out:
+            return np.empty(0)
+        times = out[0] if len(out) == 1 else np.concatenate(out)
+        return times[times < self.stop]
 
     def _refill(self) -> None:
         a = self.arrival
@@ -63,12 +78,9 @@ class ArrivalClock:
             times = self._onoff(a)
         else:  # trace: everything was loaded at construction
             times = np.empty(0)
-            self._last = self.stop
-        if len(times):
-            self._last = float(times[-1])
-            self._buf[:] = times[::-1].tolist()
-        else:
-            self._last = self.stop
+        self._buf = times
+        self._pos = 0
+        self._last = float(times[-1]) if len(times) else self.stop
 
     def _batch(self, rate: float) -> int:
         """How many draws to take: what the rest of the horizon needs, at most ``BATCH``

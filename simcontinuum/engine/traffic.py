@@ -1,7 +1,7 @@
 """Requests through the continuum: sources → entry component → the call graph → back.
 
 This is the hot path, written as callbacks on the SimPy environment rather than a process per
-request: each source keeps one reusable event that re-schedules itself at its next arrival;
+request: one event replays every source's arrivals in time order (drawn ahead in windows);
 each visit of a component (a *step*) is one small event object scheduled twice — when the
 request reaches the replica's node, and when the node finishes its work (the finish time is
 known on arrival, see ``compute.py``). Nothing else on the way costs an event: transfers are
@@ -26,7 +26,10 @@ from array import array
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from simcontinuum.engine.arrivals import INF, ArrivalClock
+from simcontinuum.engine.control import nominal_rate
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
 
 if TYPE_CHECKING:
@@ -38,20 +41,14 @@ STATUS_NAMES = ("ok", "failed", "dropped", "incomplete")
 PRIORITY = 1  # simpy's NORMAL
 
 
-class _SourceEvent:
-    """The one event of a source, re-scheduled at each of its arrivals."""
+class _Pump:
+    """The one event that replays every source's arrivals, merged in time order."""
 
-    __slots__ = ("app", "callbacks", "clock", "index", "node", "request_size", "response_size")
+    __slots__ = ("callbacks",)
     _ok = True  # read by simpy.Environment.step
 
-    def __init__(self, index: int, source: Source, app: AppRuntime, node: int, clock: ArrivalClock):
+    def __init__(self) -> None:
         self.callbacks: list | None = None
-        self.index = index
-        self.app = app
-        self.node = node
-        self.clock = clock
-        self.request_size = source.request_size
-        self.response_size = source.response_size
 
 
 class _Step:
@@ -91,8 +88,18 @@ class Traffic:
         self._node_ids = [n.id for n in sim.nodes]
         self._arrive_cb = [self._arrive]
         self._done_cb = [self._done]
-        self._source_cb = [self._on_source]
-        self.sources: list[_SourceEvent] = []
+        self._pump_cb = [self._on_pump]
+        self._pump: _Pump | None = None
+        self._clocks: dict[int, ArrivalClock] = {}
+        self._src_app: dict[int, AppRuntime] = {}
+        self._src_node: dict[int, int] = {}
+        self._src_size: dict[int, tuple[float, float]] = {}
+        self._rate = 0.0  # total nominal arrival rate of the started sources
+        self._times: list[float] = []  # the open window's arrival times, merged
+        self._srcs: list[int] = []  # their sources
+        self._pos = 0
+        self._win_end = 0.0
+        self._starting: list[int] = []  # sources started at this instant, not yet merged
         # request columns: by request id at arrival, by end order at the end
         self.t0 = array("d")
         self.src = array("q")
@@ -105,31 +112,100 @@ class Traffic:
         self.egress_bytes: dict[tuple[str, str], float] = {}
 
     # ---------------------------------------------------------------- sources
+    # Arrivals are open-loop, so they are drawn ahead, a window of simulated time at a time,
+    # for all sources at once, merged in time order (ties: by source index), and replayed by
+    # one re-scheduled event. The heap then holds only in-flight work, however many sources.
     def start_source(self, index: int, source: Source, app: AppRuntime, stop: float) -> None:
         """Begin emitting ``source``'s requests from now until ``stop``."""
         now = self.env.now
-        rng = self.sim.streams.get(f"workload/{source.id}")
-        clock = ArrivalClock(source.arrival, rng, now, stop)
-        ev = _SourceEvent(index, source, app, self.sim.node_index[source.node], clock)
-        self.sources.append(ev)
-        t = clock.next()
-        if t < INF:
-            ev.callbacks = self._source_cb
-            heappush(self._queue, (t, PRIORITY, next(self._eid), ev))
+        clock = ArrivalClock(
+            source.arrival, self.sim.streams.get(f"workload/{source.id}"), now, stop
+        )
+        self._src_app[index] = app
+        self._src_node[index] = self.sim.node_index[source.node]
+        self._src_size[index] = (source.request_size, source.response_size)
+        self._clocks[index] = clock
+        self._rate += nominal_rate(source)
+        self._starting.append(index)
+        if len(self._starting) == 1:  # merge every source started at this instant at once
+            ev = self.env.timeout(0.0)
+            ev.callbacks.append(self._merge_started)
 
-    def _on_source(self, ev: _SourceEvent) -> None:
+    def _merge_started(self, _event: object) -> None:
+        started, self._starting = self._starting, []
+        if self._pos < len(self._times):  # a window is open: merge the new sources into it
+            chunks = [self._clocks[i].until(self._win_end) for i in started]
+            times = np.concatenate([np.asarray(self._times[self._pos :]), *chunks])
+            srcs = np.concatenate(
+                [
+                    np.asarray(self._srcs[self._pos :], dtype=np.int64),
+                    *(
+                        np.full(len(c), i, dtype=np.int64)
+                        for i, c in zip(started, chunks, strict=True)
+                    ),
+                ]
+            )
+            order = np.argsort(times, kind="stable")
+            self._times, self._srcs, self._pos = times[order].tolist(), srcs[order].tolist(), 0
+            if self._times:
+                self._schedule_pump()
+        elif self._refill():
+            self._schedule_pump()
+
+    def _refill(self) -> bool:
+        """Draw the next window of arrivals; False when every source is done."""
+        start = max(self._win_end, self.env.now)
+        while True:
+            active = [i for i, c in self._clocks.items() if not c.done]
+            if not active:
+                self._times, self._srcs, self._pos = [], [], 0
+                return False
+            target = max(50_000, 20 * len(active))  # arrivals per window
+            end = start + max(1e-3, target / self._rate if self._rate > 0 else 1.0)
+            chunks, owners = [], []
+            for i in active:  # in source order, so a stable sort breaks ties by source
+                times = self._clocks[i].until(end)
+                if len(times):
+                    chunks.append(times)
+                    owners.append(np.full(len(times), i, dtype=np.int64))
+            self._win_end = end
+            if chunks:
+                times = np.concatenate(chunks)
+                order = np.argsort(times, kind="stable")
+                self._times = times[order].tolist()
+                self._srcs = np.concatenate(owners)[order].tolist()
+                self._pos = 0
+                return True
+            start = end
+
+    def _schedule_pump(self) -> None:
+        pump = _Pump()  # a fresh one: an older pump still on the heap becomes stale
+        pump.callbacks = self._pump_cb
+        self._pump = pump
+        heappush(self._queue, (self._times[self._pos], PRIORITY, next(self._eid), pump))
+
+    def _on_pump(self, pump: _Pump) -> None:
+        if pump is not self._pump:
+            return  # superseded when a source started mid-window
         now = self.env._now
-        t = ev.clock.next()
-        if t < INF:
-            ev.callbacks = self._source_cb
-            heappush(self._queue, (t, PRIORITY, next(self._eid), ev))
-        app = ev.app
-        if not app.active or not self.sim.nodes[ev.node].up:
+        pos = self._pos
+        s = self._srcs[pos]
+        pos += 1
+        self._pos = pos
+        if pos < len(self._times) or self._refill():
+            pump.callbacks = self._pump_cb
+            heappush(self._queue, (self._times[self._pos], PRIORITY, next(self._eid), pump))
+        else:
+            self._pump = None
+        app = self._src_app[s]
+        node = self._src_node[s]
+        if not app.active or not self.sim.nodes[node].up:
             return  # a departed app, or a device that is down, sends nothing
         rid = len(self.t0)
         self.t0.append(now)
-        self.src.append(ev.index)
-        self._dispatch(rid, app.entry, ev.node, ev.request_size, ev.response_size, None, now)
+        self.src.append(s)
+        req_size, resp_size = self._src_size[s]
+        self._dispatch(rid, app.entry, node, req_size, resp_size, None, now)
 
     # ---------------------------------------------------------------- steps
     def _dispatch(
