@@ -23,7 +23,8 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.base
 	touch $@
 
 run: $(VENV)/.base
-	$(BIN)/simcontinuum run $(SCENARIO) --policy $(POLICY)
+	$(BIN)/simcontinuum run $(SCENARIO) --policy $(POLICY) \
+		--out out/$(basename $(notdir $(SCENARIO))) --force --report
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  simcontinuum run scenarios/smart-city.yaml --policy k8s-default --seed 7\n"
         "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy "
         "--out out/run1\n"
-        "  simcontinuum run scenarios/quickstart.yaml --json   # the summary as JSON\n",
+        "  simcontinuum run scenarios/quickstart.yaml --json   # the summary as JSON\n"
+        "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
@@ -125,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also write the HTML report to FILE; without FILE it needs --out and goes to "
+        "OUT/report.html",
+    )
 
     sub.add_parser(
         "policies",
@@ -219,6 +228,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         _check_out(out, force=args.force)
+    report: Path | None = None
+    if args.report:
+        report = Path(args.report)
+        if report.is_dir():
+            raise ResultsError(f"--report {report}: is a folder; give a file name (.html)")
+    elif args.report is not None:  # --report without FILE
+        if out is None:
+            raise ResultsError("--report without FILE writes OUT/report.html: add --out DIR")
+        report = out / "report.html"
     scenario = load_scenario(args.file, seed=args.seed)
     policy = load_policy(args.policy)
     sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
@@ -239,6 +257,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_summary(results, _console())
         if out is not None:
             print(f"results written to {out}/")
+    if report is not None:
+        from simcontinuum.report.run import write_report
+
+        write_report(results, report, scenario=scenario)
+        print(f"report written to {report}", file=sys.stderr if args.json else sys.stdout)
     if results.meta["policy_errors"]:
         _err(
             f"warning: the policy failed {results.meta['policy_errors']} time(s); see the "
