@@ -286,14 +286,6 @@ def test_move_overlaps_both_replicas_and_loses_nothing() -> None:
     assert after["network_latency_s"].to_numpy() == pytest.approx(0.044, abs=1e-12)
 
 
-@pytest.mark.xfail(
-    reason="engine bug: engine/control.py::_move (and _change_spec) append the 'drain the old "
-    "replica' callback to new.on_running AFTER deployer.deploy() returns, but deploy() starts "
-    "a replica with no pull and no startup synchronously (replicas.py Deployer.deploy -> "
-    "_start runs on_running then), so the callback never runs: the old replica is never "
-    "drained and the component keeps two replicas beyond replicas_max",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("action", "reason"),
     [

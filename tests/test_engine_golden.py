@@ -227,12 +227,6 @@ def test_egress_is_billed_per_gb_on_billable_links() -> None:
     assert res.summary()["cost"] == pytest.approx(gb * EGRESS_PER_GB, abs=EXACT)
 
 
-@pytest.mark.xfail(
-    reason="engine bug: metrics/collect.py::_cost prices egress bytes on the route at the "
-    "horizon (sim.network.route(a, b)) and skips them when that route is None; bytes that "
-    "crossed a billable link which failed later are never billed",
-    strict=True,
-)
 def test_egress_is_billed_even_if_the_link_fails_later() -> None:
     sc = continuum(
         [chain_app()],
@@ -435,12 +429,6 @@ def test_link_failure_without_detour_drops_with_no_route() -> None:
     assert math.isnan(rq["network_latency_s"].iloc[1])
 
 
-@pytest.mark.xfail(
-    reason="engine bug: engine/traffic.py::_answer carries a callee's answer up through the "
-    "joins arithmetically without checking that the caller's replica still exists, so a "
-    "request whose waiting caller (entry on e) died in a node failure still ends 'ok'",
-    strict=True,
-)
 def test_request_waiting_on_a_failed_caller_fails() -> None:
     """front (on e) finished its own work and waits for back (on c, 5 s of work); e fails at
     12 s. The answer has nowhere to return to: the request must end failed, not ok."""
@@ -461,13 +449,6 @@ def test_results_columns_are_typed() -> None:
     assert list(rq["status"].cat.categories) == ["ok", "failed", "dropped", "incomplete"]
 
 
-@pytest.mark.xfail(
-    reason="engine bug: engine/traffic.py::_answer appends an ok request's end record (e_rid/"
-    "e_t) as soon as its answer time is known, which can be in the future; engine/telemetry.py"
-    "::_sample_apps counts every record appended so far, so a sample at t reports requests "
-    "(and their latencies) that end after t — policies see the future",
-    strict=True,
-)
 def test_telemetry_never_reports_a_request_before_it_ends() -> None:
     """The answer to a request sent at 1 s takes 10 s over a 1 Mb/s link (1.25 MB): it ends
     at 11.01 s, so the sample at 5 s must not count it nor its 10 s latency."""

@@ -326,7 +326,7 @@ class Controller:
                 old.state = saved
         if new is not None and old is not None:
             self.sim.migrations += 1
-            new.on_running.append(functools.partial(_drain_when_running, self.sim, old, "moved"))
+            _drain_once_running(self.sim, new, old, "moved")
         self.record(
             call,
             "move",
@@ -412,9 +412,7 @@ class Controller:
             )
             old.state = saved
         if new is not None and old is not None:
-            new.on_running.append(
-                functools.partial(_drain_when_running, self.sim, old, "spec_changed")
-            )
+            _drain_once_running(self.sim, new, old, "spec_changed")
         self.record(
             call,
             "change_spec",
@@ -483,7 +481,15 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def _drain_when_running(sim: Simulation, old: Replica, reason: str, _new: Replica) -> None:
+def _drain_once_running(sim: Simulation, new: Replica, old: Replica, reason: str) -> None:
+    """Drain ``old`` when ``new`` runs — at once if it already does (no pull, no start-up)."""
+    if new.state == "running":
+        sim.deployer.drain(old, reason)
+    else:
+        new.on_running.append(functools.partial(_drain, sim, old, reason))
+
+
+def _drain(sim: Simulation, old: Replica, reason: str, _new: Replica) -> None:
     sim.deployer.drain(old, reason)
 
 

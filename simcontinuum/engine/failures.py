@@ -105,6 +105,8 @@ class Failures:
         for rep in list(node.replicas):
             sim.deployer.gone(rep, "node_failure")
         node.fail(now)
+        if sim.network.set_node_up(nid, False):
+            sim.traffic.reset_routes()
         sim.recorder.event(now, "node_failed", nid, f"{len(lost)} replicas lost")
         if tell:
             self._tell("node_failed", nid, lost)
@@ -120,6 +122,8 @@ class Failures:
             return
         node = self.sim.nodes[self.sim.node_index[nid]]
         node.recover(self.env.now)
+        if self.sim.network.set_node_up(nid, True):
+            self.sim.traffic.reset_routes()
         self.sim.recorder.event(self.env.now, "node_recovered", nid, None)
         if tell:
             self._tell("node_recovered", nid, [])

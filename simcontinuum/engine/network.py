@@ -6,7 +6,7 @@ a single-source Dijkstra runs from one end the first time a pair is asked for, a
 search and the pair are cached until a link changes state. Same node: zero.
 
 Invariants: ``route(a, b)`` and ``route(b, a)`` describe the same path (links are undirected);
-a pair with no path gives ``None``.
+a pair with no path gives ``None``; no route passes through a link or a node that is down.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Network:
         for link in topology.links:
             self._links[frozenset((link.a, link.b))] = link
             self.graph.add_edge(link.a, link.b, latency=link.latency)
-        self._down: set[frozenset[str]] = set()
+        self._down: set[frozenset[str]] = set()  # links down
+        self._nodes_down: set[str] = set()  # nodes down that carry routes
         self._preds: dict[str, tuple[dict[str, list[str]], dict[str, float]]] = {}
         self._pairs: dict[tuple[str, str], Route | None] = {}
         self.version = 0  # bumped whenever routes may have changed
@@ -75,13 +76,41 @@ class Network:
     def set_link_up(self, a: str, b: str, up: bool) -> None:
         """Take a link down or bring it back; every cached route is dropped."""
         key = frozenset((a, b))
-        link = self._links[key]
-        if up and key in self._down:
+        if up:
             self._down.discard(key)
-            self.graph.add_edge(link.a, link.b, latency=link.latency)
-        elif not up and key not in self._down:
+        else:
             self._down.add(key)
+        self._sync_edge(key)
+        self._forget()
+
+    def set_node_up(self, nid: str, up: bool) -> bool:
+        """A failed node forwards nothing: its links leave the graph until it recovers.
+
+        Returns whether routes may have changed (a node with one link carries no route
+        but its own, so nothing is recomputed for it)."""
+        incident = [k for k in self._links if nid in k]
+        if len(incident) <= 1:
+            return False
+        if up:
+            self._nodes_down.discard(nid)
+        else:
+            self._nodes_down.add(nid)
+        for key in incident:
+            self._sync_edge(key)
+        self._forget()
+        return True
+
+    def _sync_edge(self, key: frozenset[str]) -> None:
+        """Put the link in the graph iff it and both its ends are up."""
+        link = self._links[key]
+        usable = key not in self._down and not (key & self._nodes_down)
+        present = self.graph.has_edge(link.a, link.b)
+        if usable and not present:
+            self.graph.add_edge(link.a, link.b, latency=link.latency)
+        elif present and not usable:
             self.graph.remove_edge(link.a, link.b)
+
+    def _forget(self) -> None:
         self._preds.clear()
         self._pairs.clear()
         self.version += 1

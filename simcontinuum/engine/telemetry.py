@@ -57,7 +57,8 @@ class TelemetrySampler:
         self.value = array("d")
         self._last_t = 0.0
         self._last_busy = [0.0] * len(sim.nodes)
-        self._mark = 0  # requests ended before this index were counted already
+        self._mark = 0  # request records before this index were looked at already
+        self._deferred = np.empty(0, dtype=np.int64)  # looked at, but ending after the sample
         self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
         self._last_comp_busy: dict[str, float] = {}
 
@@ -126,10 +127,18 @@ class TelemetrySampler:
         sim = self.sim
         tr = sim.traffic
         end = len(tr.e_rid)
-        rids = np.frombuffer(tr.e_rid, dtype=np.int64)[self._mark : end]
-        ts = np.frombuffer(tr.e_t, dtype=np.float64)[self._mark : end]
-        st = np.frombuffer(tr.e_status, dtype=np.int8)[self._mark : end]
+        # an ok request is recorded when its answer time is known, which may be later than
+        # now: count each request in the sample after it has really ended
+        idx = np.arange(self._mark, end, dtype=np.int64)
+        if len(self._deferred):
+            idx = np.concatenate([self._deferred, idx])
         self._mark = end
+        ts = np.frombuffer(tr.e_t, dtype=np.float64)[:end][idx]
+        due = ts <= now
+        self._deferred = idx[~due]
+        idx, ts = idx[due], ts[due]
+        rids = np.frombuffer(tr.e_rid, dtype=np.int64)[:end][idx]
+        st = np.frombuffer(tr.e_status, dtype=np.int8)[:end][idx]
         t0 = np.frombuffer(tr.t0, dtype=np.float64)
         src = np.frombuffer(tr.src, dtype=np.int64)
         app_of_source = sim.source_app_index

@@ -33,6 +33,7 @@ from simcontinuum.engine.control import nominal_rate
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
 
 if TYPE_CHECKING:
+    from simcontinuum.engine.network import Network, Route
     from simcontinuum.engine.simulation import Simulation
     from simcontinuum.model import Source
 
@@ -233,8 +234,10 @@ class Traffic:
             why = "no_route" if rt.running else "no_replica"
             self.end(rid, DROPPED, now, 0.0, f"{why}:{rt.app}/{rt.id}")
             return
-        if egress is not None:
-            self.egress_bytes[egress] = self.egress_bytes.get(egress, 0.0) + req_size + resp_size
+        if egress is not None:  # billed per link when sent, whatever happens to it later
+            billed = self.egress_bytes
+            for lk in egress:
+                billed[lk] = billed.get(lk, 0.0) + req_size + resp_size
         rep.inflight += 1
         step = _Step()
         step.rid = rid
@@ -249,7 +252,7 @@ class Traffic:
         """The lowest-latency running replicas of ``rt`` seen from node ``caller``."""
         network = self.sim.network
         src = self._node_ids[caller]
-        best: list[tuple[Replica, float, float, tuple[str, str] | None]] = []
+        best: list[tuple[Replica, float, float, tuple[tuple[str, str], ...] | None]] = []
         best_lat = INF
         for rep in rt.running:
             route = network.route(src, rep.node.id)
@@ -259,7 +262,7 @@ class Traffic:
                 rep,
                 route.latency,
                 8.0 / route.bandwidth,
-                (src, rep.node.id) if route.egress_price_per_byte > 0 else None,
+                _billable(network, route) if route.egress_price_per_byte > 0 else None,
             )
             if route.latency < best_lat - 1e-12:
                 best, best_lat = [cand], route.latency
@@ -275,7 +278,7 @@ class Traffic:
         now = self.env._now
         if rep.state is GONE or not node.up:
             rep.inflight -= 1
-            self.end(step.rid, FAILED, now, 0.0, "replica_lost")
+            self.end(step.rid, FAILED, now, 0.0, f"replica_lost:{node.id}")
             return
         if step.rid in self.dead:
             rep.inflight -= 1
@@ -336,6 +339,12 @@ class Traffic:
             if join.pending:
                 return
             parent = join.step
+            node = parent.replica.node
+            if parent.epoch != node.epoch:  # the caller's node failed while it waited
+                now = self.env._now
+                when = node.down_since if node.down_since is not None else now
+                self.end(step.rid, FAILED, min(when, now), 0.0, f"node_failure:{node.id}")
+                return
             t = join.t + parent.back
             lb = parent.lat2 + join.lb
             join = parent.join
@@ -369,3 +378,13 @@ class Traffic:
         for app in self.sim.apps:
             for rt in app.components.values():
                 rt.lb.clear()
+
+
+def _billable(network: Network, route: Route) -> tuple[tuple[str, str], ...]:
+    """The links of ``route`` that bill egress, each as the network's ``(a, b)`` key."""
+    out = []
+    for x, y in route.links:
+        link = network.link(x, y)
+        if link.egress_price_per_gb > 0:
+            out.append((link.a, link.b))
+    return tuple(out)

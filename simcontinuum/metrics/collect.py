@@ -168,14 +168,9 @@ def _cost(sim: Simulation, horizon: float) -> pd.DataFrame:
         )
         rows.append((*key, "energy", kwh, "kWh", kwh * energy_price, kwh))
     for (a, b), nbytes in sorted(sim.traffic.egress_bytes.items()):
-        route = sim.network.route(a, b)
-        if route is None:
-            continue
-        for x, y in route.links:
-            price = sim.network.link(x, y).egress_price_per_gb
-            if price > 0:
-                gb = nbytes / 1e9
-                rows.append((f"{x}|{y}", "network", "", "egress", gb, "GB", gb * price, 0.0))
+        gb = nbytes / 1e9
+        price = sim.network.link(a, b).egress_price_per_gb
+        rows.append((f"{a}|{b}", "network", "network", "egress", gb, "GB", gb * price, 0.0))
     df = pd.DataFrame.from_records(rows, columns=list(COST_COLUMNS))
     if len(df):
         df = df.groupby(["node", "tier", "cluster", "item", "unit"], as_index=False, sort=False)[
