@@ -107,10 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
         "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy "
         "--out out/run1\n"
         "  simcontinuum run scenarios/quickstart.yaml --json   # the summary as JSON\n"
-        "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n",
+        "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n"
+        "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
+        "      --overlay scenarios/mlsysops-hackathon/overlay.yaml \\\n"
+        "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
+    p.add_argument(
+        "--mlsysops",
+        metavar="DIR",
+        help="instead of FILE: a folder of MLSysOps descriptions (MLSysOpsApp/Node/Cluster/"
+        "Continuum YAML); --policy may then be a policy-<name>.py file",
+    )
+    p.add_argument(
+        "--overlay",
+        metavar="FILE",
+        help="with --mlsysops: what descriptions lack (prices, links, load, work) in the "
+        "scenario format",
+    )
     p.add_argument(
         "--policy",
         "-p",
@@ -223,7 +238,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``simcontinuum run FILE``"""
     from simcontinuum.engine.simulation import Simulation
     from simcontinuum.policy.registry import load_policy
-    from simcontinuum.scenario import load_scenario
 
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -237,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if out is None:
             raise ResultsError("--report without FILE writes OUT/report.html: add --out DIR")
         report = out / "report.html"
-    scenario = load_scenario(args.file, seed=args.seed)
+    scenario = _scenario_of(args)
     policy = load_policy(args.policy)
     sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
     show = not args.quiet and not args.json and sys.stderr.isatty()
@@ -274,6 +288,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return Exit.INTERRUPTED
     return Exit.OK
+
+
+def _scenario_of(args: argparse.Namespace) -> Any:
+    """The scenario of ``run``: FILE, or MLSysOps descriptions with --mlsysops."""
+    from simcontinuum.scenario import load_scenario
+
+    if args.mlsysops and args.file:
+        raise ScenarioError("give either FILE or --mlsysops DIR, not both")
+    if args.mlsysops:
+        from simcontinuum.mlsysops import scenario_from_args
+
+        return scenario_from_args(args.mlsysops, args.overlay, seed=args.seed)
+    if args.overlay:
+        raise ScenarioError("--overlay goes with --mlsysops DIR")
+    if not args.file:
+        raise ScenarioError("missing FILE: give a scenario YAML file (or --mlsysops DIR)")
+    return load_scenario(args.file, seed=args.seed)
 
 
 def _check_out(out: Path, *, force: bool) -> None:

@@ -434,7 +434,7 @@ def test_module_specs_and_objects() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["ml:model.joblib", "fixed:plan.yaml", "mlsysops:x", "p/policy-a.py"]
+    "spec", ["ml:model.joblib", "fixed:plan.yaml"]
 )
 def test_later_kinds_say_not_yet(spec: str) -> None:
     with pytest.raises(PolicyError, match="not available yet"):

@@ -77,6 +77,11 @@ class Controller:
         reset = getattr(policy, "reset", None)
         if callable(reset):
             self._call("reset", reset, sim.streams.get("policy"))
+        # Adapters of other frameworks (the MLSysOps one) record rows of their own and read
+        # engine state no policy view carries: they get this controller. Not for policies.
+        bind = getattr(policy, "bind", None)
+        if callable(bind):
+            bind(self)
 
     # ------------------------------------------------------------------ views
     def view(self) -> ClusterView:

@@ -107,7 +107,8 @@ class Simulation:
                 self._at(app.app.depart_at, lambda a=app: self._depart(a))
         self.failures.start()
         self.telemetry.start()
-        interval = self.scenario.control.interval
+        # a policy may keep its own period (the MLSysOps agent cycles every second)
+        interval = getattr(self.policy, "control_interval", None) or self.scenario.control.interval
         if interval and callable(getattr(self.policy, "plan", None)):
             self._tick(interval)
 

@@ -63,7 +63,6 @@ BUILTIN_POLICIES: Mapping[str, PolicyEntry] = MappingProxyType(
 _NOT_YET: tuple[tuple[str, str], ...] = (
     ("ml:", "ML-model policies (ml:...)"),
     ("fixed:", "fixed placements (fixed:...)"),
-    ("mlsysops:", "MLSysOps policy files (mlsysops:...)"),
 )
 
 
@@ -143,6 +142,10 @@ class PolicyRegistry:
         text = spec.strip()
         if not text:
             raise PolicyError(f"empty policy spec; give a policy name or {FILE_HINT}")
+        if _is_mlsysops(text):
+            from simcontinuum.mlsysops.adapter import load_policy_spec
+
+            return cast(Policy, load_policy_spec(text, search_path=search_path))
         _reject_not_yet(text)
         if ":" in text:
             target, _, attr = text.rpartition(":")
@@ -208,11 +211,14 @@ def _reject_not_yet(text: str) -> None:
     for prefix, kind in _NOT_YET:
         if text.startswith(prefix):
             raise PolicyError(f"policy '{text}': {kind} are not available yet")
-    if text.endswith(".py") and Path(text).name.startswith("policy-"):
-        raise PolicyError(
-            f"policy '{text}': MLSysOps policy-<name>.py files are not available yet; "
-            f"give a class instead ({FILE_HINT})"
-        )
+
+
+def _is_mlsysops(text: str) -> bool:
+    """An MLSysOps policy spec: ``mlsysops:...`` or a ``policy-<name>.py`` file without
+    ``:Class`` (see :mod:`simcontinuum.mlsysops.adapter`)."""
+    from simcontinuum.mlsysops.spec import is_policy_spec
+
+    return is_policy_spec(text)
 
 
 def _looks_like_file(target: str) -> bool:

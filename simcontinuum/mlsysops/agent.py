@@ -1,0 +1,722 @@
+"""The MLSysOps agents of one run: policy instances, the analyze → plan → schedule cycle.
+
+One :class:`Agent` per cluster (cluster level: mechanism ``fluidity``) or one for the whole
+continuum (continuum level: mechanism ``clusterPlacement``, with a :class:`Agent` per cluster
+still running the built-in cluster behaviour). A cycle, at simulated time ``now``:
+
+1. applications that arrived are registered with their cluster's agent (departed ones
+   dropped). An application's cluster is the first known ``cluster_placement.cluster_id``,
+   else the cluster of a pinned node, else the first cluster where every component has an
+   eligible node, else the first cluster (at the continuum level without the built-in
+   behaviour, one without ``cluster_id`` waits for a ``clusterPlacement`` plan).
+   ``application``-scope policies get one instance per application, each with its own copy
+   of the initial context; ``global``-scope policies one instance per agent;
+2. built-in fluidity behaviour (on by default): a component pinned with
+   ``node_placement.node`` and without a replica is deployed on that node when it is up;
+3. every instance whose ``now - last_run >= analyze_interval`` runs ``analyze``; ``True``
+   runs ``plan`` at once. The interval is re-read from the context each time; ``"0s"`` or an
+   invalid value is recorded and floored to 1 s (the real agent busy-loops). ``>=``: the real
+   agent sleeps the interval, so its wall-clock check passes after exactly one interval;
+4. the plan scheduler takes the plans in order: per mechanism the first *user* plan of the
+   cycle wins and later ones are discarded (core plans — the built-in placement — are never
+   discarded and claim nothing); unknown mechanism keys are ignored; ``fluidity`` plans are
+   executed by :class:`~simcontinuum.mlsysops.fluidity.Fluidity`.
+
+The built-in core policy ``dynamicPlacement`` (replaced by a user policy of the same name)
+deploys each unplaced, unpinned component on a node drawn at random — from the run's
+``policy`` stream — among the up nodes that pass the fluidity checks; like the framework's it
+analyzes every 1 s and, after planning, waits 30 s before looking again.
+
+Invariant: every exception of a policy is caught here, recorded (a row and one warning per
+distinct failure) and counts as ``False``/``{}``; only the engine's time-out (a
+``BaseException``) passes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from simcontinuum.mlsysops.descriptions import Descriptions, app_description, app_uid
+from simcontinuum.mlsysops.fluidity import Fluidity, Note
+from simcontinuum.mlsysops.policyfile import Caller, PolicyFile
+from simcontinuum.mlsysops.requirements import parse_interval
+from simcontinuum.policy.api import Action, ClusterView, Deploy, Move, Remove
+
+SCOPES = ("application", "global")
+MIN_INTERVAL_S = 1.0  # the agent's plan-scheduler period; also our floor for "0s"
+BUILTIN_NAME = "dynamicPlacement"
+PINNED_RETRY_S = 30.0
+CLUSTER_MECHANISMS = ("fluidity",)
+CONTINUUM_MECHANISMS = ("clusterPlacement",)
+
+
+class MLSysOpsWarning(UserWarning):
+    """A policy file misbehaves or uses something the simulator does not model."""
+
+
+@dataclass
+class Instance:
+    """One running policy: a file (or the built-in) with its own context."""
+
+    name: str
+    scope: str
+    context: dict[str, Any]
+    file: PolicyFile | None = None  # None: the built-in placement
+    app: str | None = None  # application scope: its application
+    last_run: float = -math.inf
+
+    @property
+    def core(self) -> bool:
+        return self.file is None
+
+
+@dataclass
+class Agent:
+    """One agent: its system description, mechanisms, applications and policy instances."""
+
+    level: str  # "cluster" | "continuum"
+    ident: str
+    system_description: dict[str, Any]
+    hosts: list[str]
+    fluidity: Fluidity | None = None
+    apps: list[str] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+
+    @property
+    def mechanisms(self) -> tuple[str, ...]:
+        return CLUSTER_MECHANISMS if self.level == "cluster" else CONTINUUM_MECHANISMS
+
+
+@dataclass
+class Loaded:
+    """A policy file with what its ``initialize()`` returned (None: it never runs)."""
+
+    file: PolicyFile
+    context: dict[str, Any] | None
+    scope: str | None
+
+
+class Cycle:
+    """The agents of one run and their cycle (see the module docstring).
+
+    Args:
+        policies: the loaded policy files with their initial contexts.
+        descriptions: what policies receive as descriptions.
+        level: ``"cluster"`` or ``"continuum"``: where the user policies run.
+        builtin: run the built-in behaviour (pinned deploys, ``dynamicPlacement``, and at the
+            continuum level the initial cluster choice).
+        rng: the run's ``policy`` stream.
+        note: records one row (a :class:`Note`) at the current time.
+        running: ``(app, component) -> hosts with a running replica`` or None.
+        caller: calls the policy functions.
+    """
+
+    def __init__(
+        self,
+        policies: list[Loaded],
+        descriptions: Descriptions,
+        clusters: Mapping[str, tuple[str, ...]],
+        *,
+        level: str,
+        builtin: bool,
+        rng: Any,
+        note: Callable[[Note], None],
+        running: Callable[[str, str], set[str] | None] | None,
+        caller: Caller,
+    ) -> None:
+        self.policies = policies
+        self.desc = descriptions
+        self.level = level
+        self.builtin = builtin
+        self.rng = rng
+        self.note = note
+        self.running = running
+        self.caller = caller
+        self.warned: set[tuple[Any, ...]] = set()
+        self.assigned: dict[str, str | None] = {}  # app -> cluster
+        self.pinned_at: dict[tuple[str, str], float] = {}  # last pinned deploy per component
+        self.agents: dict[str, Agent] = {}
+        for cid, hosts in clusters.items():
+            cdesc = copy.deepcopy(
+                descriptions.clusters.get(cid) or {"name": cid, "cluster_id": cid}
+            )
+            nodes = {h: descriptions.nodes[h] for h in hosts if h in descriptions.nodes}
+            self.agents[cid] = Agent(
+                "cluster",
+                cid,
+                {"MLSysOpsCluster": cdesc},
+                list(hosts),
+                Fluidity(cid, list(hosts), nodes, cdesc),
+            )
+        self.continuum: Agent | None = None
+        if level == "continuum":
+            cont = copy.deepcopy(descriptions.continuum or {})
+            self.continuum = Agent(
+                "continuum",
+                str(cont.get("continuum_id") or cont.get("name") or "continuum"),
+                {"MLSysOpsContinuum": cont},
+                [],
+            )
+        user_names = {p.file.name for p in policies}
+        self.core_placement = builtin and BUILTIN_NAME not in user_names
+        for agent in self._user_agents():
+            for p in policies:
+                if p.scope == "global" and p.context is not None:
+                    agent.instances.append(
+                        Instance(p.file.name, "global", copy.deepcopy(p.context), p.file)
+                    )
+
+    # ------------------------------------------------------------------ helpers
+    def _user_agents(self) -> list[Agent]:
+        return [self.continuum] if self.continuum is not None else list(self.agents.values())
+
+    def warn(self, key: tuple[Any, ...], message: str) -> None:
+        """Warn once per distinct ``key`` in this run."""
+        if key in self.warned:
+            return
+        self.warned.add(key)
+        warnings.warn(message, MLSysOpsWarning, stacklevel=4)
+
+    # ------------------------------------------------------------------ the cycle
+    def run(self, view: ClusterView, now: float, delivered: Any) -> list[Action]:
+        """One agent cycle at ``now``; the simcontinuum actions to apply."""
+        actions: list[Action] = []
+        self._sync_apps(view)
+        for agent in self.agents.values():
+            assert agent.fluidity is not None
+            agent.fluidity.sync(view)
+            if self.builtin:
+                actions += self._keep_pinned(agent, view, now)
+        with self.caller.cycle():
+            for agent in self._ordered_agents():
+                actions += self._agent_cycle(agent, view, now, delivered)
+        return actions
+
+    def _ordered_agents(self) -> list[Agent]:
+        out = list(self.agents.values())
+        if self.continuum is not None:
+            out.insert(0, self.continuum)
+        return out
+
+    def _sync_apps(self, view: ClusterView) -> None:
+        present = list(view.apps)
+        for agent in [*self.agents.values(), *([self.continuum] if self.continuum else [])]:
+            for app in [a for a in agent.apps if a not in view.apps]:
+                self._unregister(agent, app)
+        for app in present:
+            if app not in self.desc.apps:  # not in the descriptions the run started with
+                self.desc.apps[app] = app_description(view.apps[app].app)
+            if app not in self.assigned:
+                self.assigned[app] = self._initial_cluster(app, view)
+                if self.continuum is not None:
+                    self._register(self.continuum, app)
+            cid = self.assigned[app]
+            if cid is not None and app not in self.agents[cid].apps:
+                self._register(self.agents[cid], app)
+        for app in [a for a in self.assigned if a not in view.apps]:
+            del self.assigned[app]
+
+    def _register(self, agent: Agent, app: str) -> None:
+        agent.apps.append(app)
+        if agent.fluidity is not None:
+            agent.fluidity.register(app, self.desc.apps[app])
+            if self.core_placement:
+                ctx = {"configuration": {"analyze_interval": "1s"}, "scope": "application"}
+                agent.instances.append(Instance(BUILTIN_NAME, "application", ctx, None, app))
+        if agent in self._user_agents():
+            for p in self.policies:
+                if p.scope == "application" and p.context is not None:
+                    agent.instances.append(
+                        Instance(p.file.name, "application", copy.deepcopy(p.context), p.file, app)
+                    )
+
+    def _unregister(self, agent: Agent, app: str) -> None:
+        agent.apps.remove(app)
+        agent.instances = [i for i in agent.instances if i.app != app]
+        if agent.fluidity is not None:
+            agent.fluidity.unregister(app)
+
+    def _initial_cluster(self, app: str, view: ClusterView) -> str | None:
+        """The cluster an arriving application goes to (see the module docstring)."""
+        spec = self.desc.apps.get(app, {})
+        wanted = [str(c) for c in (spec.get("cluster_placement") or {}).get("cluster_id") or []]
+        for cid in wanted:
+            if cid in self.agents:
+                return cid
+        if self.level == "continuum" and not self.builtin:
+            return None  # the continuum policy decides
+        for comp in spec.get("components") or []:
+            pinned = (
+                (comp.get("node_placement") or {}).get("node")
+                if isinstance(comp, Mapping)
+                else None
+            )
+            for cid, agent in self.agents.items():
+                if pinned in agent.hosts:
+                    return cid
+        for cid, agent in self.agents.items():
+            assert agent.fluidity is not None
+            if all(agent.fluidity.eligible(c, view) for c in spec.get("components") or []):
+                return cid
+        return next(iter(self.agents), None)
+
+    # ------------------------------------------------------------------ built-ins
+    def _keep_pinned(self, agent: Agent, view: ClusterView, now: float) -> list[Action]:
+        """Fluidity deploys pinned components on their node, and again after a loss (at most
+        every ``PINNED_RETRY_S``, as a pod the engine refused would stay ``Pending``)."""
+        fl = agent.fluidity
+        assert fl is not None
+        out: list[Action] = []
+        for app in agent.apps:
+            st = fl.apps[app]
+            for comp in st.component_names():
+                spec = st.component(comp) or {}
+                host = (spec.get("node_placement") or {}).get("node")
+                if not host or st.hosts.get(comp) or host not in agent.hosts:
+                    continue
+                nv = view.nodes.get(host)
+                if nv is None or not nv.up:
+                    continue
+                why = fl.host_problem(spec, host, view)
+                if why:
+                    key = ("pinned", app, comp, why)
+                    if key not in self.warned:
+                        self.warned.add(key)
+                        self.note(
+                            Note(
+                                "plan",
+                                "deploy",
+                                "rejected",
+                                f"fluidity cannot deploy the pinned component: {why}",
+                                app,
+                                comp,
+                                host,
+                            )
+                        )
+                    continue
+                if now - self.pinned_at.get((app, comp), -math.inf) < PINNED_RETRY_S:
+                    continue
+                self.pinned_at[(app, comp)] = now
+                st.hosts[comp] = [host]
+                out.append(Deploy(app, comp, host))
+        return out
+
+    def _builtin_plan(
+        self, agent: Agent, inst: Instance, view: ClusterView
+    ) -> dict[str, Any] | None:
+        """The core ``dynamicPlacement``: initial deploys of unplaced, unpinned components."""
+        fl = agent.fluidity
+        assert fl is not None and inst.app is not None
+        st = fl.apps[inst.app]
+        todo = {}
+        for comp in st.component_names():
+            spec = st.component(comp) or {}
+            if (spec.get("node_placement") or {}).get("node") or st.hosts.get(comp):
+                continue
+            hosts = fl.eligible(spec, view)
+            if not hosts:
+                key = ("no-host", inst.app, comp)
+                if key not in self.warned:
+                    self.warned.add(key)
+                    self.note(
+                        Note(
+                            "plan",
+                            "deploy",
+                            "rejected",
+                            "dynamicPlacement: no node of the cluster passes the fluidity checks",
+                            inst.app,
+                            comp,
+                        )
+                    )
+                continue
+            todo[comp] = [
+                {"action": "deploy", "host": str(hosts[int(self.rng.integers(len(hosts)))])}
+            ]
+        inst.context["configuration"]["analyze_interval"] = "30s" if todo else "1s"
+        if not todo:
+            return None
+        return {"fluidity": {"name": inst.app, "deployment_plan": {"initial_plan": True, **todo}}}
+
+    # ------------------------------------------------------------------ one agent
+    def _agent_cycle(
+        self, agent: Agent, view: ClusterView, now: float, delivered: Any
+    ) -> list[Action]:
+        args: _Args | None = None
+        plans: list[tuple[Instance, Any]] = []
+        for inst in list(agent.instances):
+            if not self._due(inst, now):
+                continue
+            inst.last_run = now
+            if inst.core:
+                plan = self._builtin_plan(agent, inst, view)
+                if plan is not None:
+                    plans.append((inst, plan))
+                continue
+            if args is None:
+                args = _Args(self, agent, view, now, delivered)
+            plan = self._analyze_and_plan(agent, inst, args)
+            if plan is not None:
+                plans.append((inst, plan))
+        return self._schedule(agent, plans, view)
+
+    def _due(self, inst: Instance, now: float) -> bool:
+        raw = (
+            (inst.context.get("configuration") or {}).get("analyze_interval")
+            if isinstance(inst.context, Mapping)
+            else None
+        )
+        seconds = parse_interval(raw)
+        if seconds is None or seconds <= 0:
+            key = ("interval", inst.name, repr(raw))
+            if key not in self.warned:
+                what = "missing" if raw is None else f"{raw!r} parses to 0"
+                msg = (
+                    f"policy {inst.name!r}: configuration.analyze_interval {what} (the "
+                    f"MLSysOps agent would busy-loop analyze); using {MIN_INTERVAL_S:g} s"
+                )
+                self.warn(key, msg)
+                self.note(Note("analyze", "interval", "adjusted", msg, inst.app))
+            interval = MIN_INTERVAL_S
+        else:
+            interval = float(seconds)
+        return now - inst.last_run >= interval - 1e-9
+
+    def _fail(self, inst: Instance, call: str, exc: BaseException) -> None:
+        reason = f"policy {inst.name!r}: {call}() raised {type(exc).__name__}: {exc}"
+        self.note(Note(call, "error", "error", reason, inst.app))
+        self.warn(
+            (inst.name, call, type(exc).__name__, str(exc)),
+            reason + ("; counted as False" if call == "analyze" else "; counted as {}"),
+        )
+
+    def _analyze_and_plan(self, agent: Agent, inst: Instance, args: _Args) -> Any:
+        assert inst.file is not None
+        try:
+            out = self.caller.call(
+                inst.file.function("analyze"), inst.context, *args.for_instance(inst)
+            )
+            status, ctx = _pair(out, "analyze", "(bool, context)")
+        except (Exception, asyncio.CancelledError) as exc:
+            self._fail(inst, "analyze", exc)
+            return None
+        self._set_context(inst, ctx, "analyze")
+        if not status:
+            return None
+        try:
+            out = self.caller.call(
+                inst.file.function("plan"), inst.context, *args.for_instance(inst)
+            )
+            plan, ctx = _pair(out, "plan", "(plan, context)")
+        except (Exception, asyncio.CancelledError) as exc:
+            self._fail(inst, "plan", exc)
+            return None
+        self._set_context(inst, ctx, "plan")
+        return plan
+
+    def _set_context(self, inst: Instance, ctx: Any, call: str) -> None:
+        if isinstance(ctx, dict):
+            inst.context = ctx
+            return
+        reason = (
+            f"policy {inst.name!r}: {call}() returned a context of type "
+            f"{type(ctx).__name__}, not a dict; the previous context is kept"
+        )
+        self.note(Note(call, "error", "error", reason, inst.app))
+        self.warn((inst.name, call, "context"), reason)
+
+    # ------------------------------------------------------------------ scheduler
+    def _schedule(
+        self, agent: Agent, plans: list[tuple[Instance, Any]], view: ClusterView
+    ) -> list[Action]:
+        touched: dict[str, str] = {}
+        actions: list[Action] = []
+        for inst, plan in plans:
+            if not isinstance(plan, Mapping):
+                reason = (
+                    f"policy {inst.name!r}: plan() must return a dict "
+                    f"{{mechanism: command}}, got {type(plan).__name__}"
+                )
+                self.note(Note("plan", "error", "error", reason, inst.app))
+                self.warn((inst.name, "plan-type"), reason)
+                continue
+            for mech, command in plan.items():
+                if mech not in agent.mechanisms:
+                    reason = (
+                        f"policy {inst.name!r}: mechanism {mech!r} is not loaded at the "
+                        f"{agent.level} level (known: {', '.join(agent.mechanisms)}); "
+                        "the agent ignores it"
+                    )
+                    self.note(Note("plan", "plan", "ignored", reason, inst.app))
+                    self.warn((inst.name, "mechanism", mech), reason)
+                    continue
+                if not inst.core and mech in touched:
+                    self.note(
+                        Note(
+                            "plan",
+                            "plan",
+                            "discarded",
+                            f"policy {inst.name!r}: a plan for {mech!r} from "
+                            f"{touched[mech]!r} already ran this cycle (the agent's "
+                            "scheduler keeps the first)",
+                            _plan_app(command, inst),
+                        )
+                    )
+                    continue
+                if not inst.core:
+                    touched[mech] = inst.name
+                actions += self._execute(agent, inst, mech, command, view)
+        return actions
+
+    def _execute(
+        self, agent: Agent, inst: Instance, mech: str, command: Any, view: ClusterView
+    ) -> list[Action]:
+        app = _plan_app(command, inst)
+        if mech == "fluidity":
+            assert agent.fluidity is not None
+            actions, notes = agent.fluidity.execute(command, view)
+            for n in notes:
+                self.note(n)
+            if actions:
+                self.note(
+                    Note(
+                        "plan",
+                        "plan",
+                        "scheduled",
+                        f"policy {inst.name!r}: fluidity plan with {len(actions)} action(s)",
+                        app,
+                    )
+                )
+            return actions
+        return self._cluster_placement(inst, command, view)
+
+    # ------------------------------------------------------------------ continuum
+    def _cluster_placement(self, inst: Instance, command: Any, view: ClusterView) -> list[Action]:
+        """``clusterPlacement``: the application(s) go to the cluster named in ``action``."""
+        action = command.get("action") if isinstance(command, Mapping) else None
+        targets = [str(v) for v in action.values()] if isinstance(action, Mapping) else []
+        apps_in = command.get("app") if isinstance(command, Mapping) else None
+        items = apps_in if isinstance(apps_in, list) else [apps_in]
+        names = [str(a.get("name")) for a in items if isinstance(a, Mapping) and a.get("name")]
+        if not targets or not names:
+            reason = (
+                "clusterPlacement expects {'action': {'component': <cluster_id>}, "
+                "'app': <application description>}"
+            )
+            self.note(Note("plan", "cluster_placement", "rejected", reason, inst.app))
+            return []
+        cluster = targets[0]
+        out: list[Action] = []
+        for app in names:
+            if cluster not in self.agents:
+                self.note(
+                    Note(
+                        "plan",
+                        "cluster_placement",
+                        "rejected",
+                        f"unknown cluster {cluster!r}",
+                        app,
+                        target=cluster,
+                    )
+                )
+                continue
+            if app not in self.assigned:
+                self.note(
+                    Note(
+                        "plan",
+                        "cluster_placement",
+                        "rejected",
+                        f"unknown application {app!r}",
+                        app,
+                        target=cluster,
+                    )
+                )
+                continue
+            fixed = [
+                str(c)
+                for c in (self.desc.apps.get(app, {}).get("cluster_placement") or {}).get(
+                    "cluster_id"
+                )
+                or []
+            ]
+            if len(fixed) == 1 and fixed[0] != cluster:
+                self.note(
+                    Note(
+                        "plan",
+                        "cluster_placement",
+                        "rejected",
+                        f"the application's cluster_placement.cluster_id pins it to "
+                        f"{fixed[0]!r} (kept as a constraint by the simulator)",
+                        app,
+                        target=cluster,
+                    )
+                )
+                continue
+            out += self._relocate(app, cluster, view)
+            self.note(
+                Note(
+                    "plan",
+                    "cluster_placement",
+                    "scheduled",
+                    f"policy {inst.name!r}: application placed in cluster {cluster!r}",
+                    app,
+                    target=cluster,
+                )
+            )
+        return out
+
+    def _relocate(self, app: str, cluster: str, view: ClusterView) -> list[Action]:
+        old = self.assigned.get(app)
+        if old == cluster:
+            return []
+        if old is not None:
+            self._unregister(self.agents[old], app)
+        self.assigned[app] = cluster
+        agent = self.agents[cluster]
+        self._register(agent, app)
+        fl = agent.fluidity
+        assert fl is not None
+        st = fl.apps[app]
+        out: list[Action] = []
+        placed = view.placements.get(app, {})
+        for comp in st.component_names():
+            nodes = list(placed.get(comp, ()))
+            elsewhere = [n for n in nodes if n not in agent.hosts]
+            if nodes and not elsewhere:
+                continue
+            spec = st.component(comp) or {}
+            pinned = (spec.get("node_placement") or {}).get("node")
+            hosts = [pinned] if pinned in agent.hosts else fl.eligible(spec, view)
+            hosts = [h for h in hosts if h not in st.hosts.get(comp, [])]
+            if not hosts:
+                reason = f"no node of cluster {cluster!r} passes the fluidity checks"
+                self.note(
+                    Note("plan", "move" if elsewhere else "deploy", "rejected", reason, app, comp)
+                )
+                continue
+            dst = str(hosts[int(self.rng.integers(len(hosts)))])
+            st.hosts[comp] = [dst]
+            if not elsewhere:
+                out.append(Deploy(app, comp, dst))
+                continue
+            out.append(Move(app, comp, elsewhere[0], dst))
+            out += [Remove(app, comp, n) for n in elsewhere[1:]]
+        return out
+
+
+def _pair(out: Any, call: str, shape: str) -> tuple[Any, Any]:
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise TypeError(f"{call}() must return {shape}, got {type(out).__name__}")
+    return out[0], out[1]
+
+
+def _plan_app(command: Any, inst: Instance) -> str | None:
+    if isinstance(command, Mapping) and isinstance(command.get("name"), str):
+        return str(command["name"])
+    return inst.app
+
+
+class _Args:
+    """The six arguments of ``analyze``/``plan`` for one agent at one cycle (built lazily,
+    copied for every call so that a policy mutating them affects nothing else)."""
+
+    def __init__(
+        self, cycle: Cycle, agent: Agent, view: ClusterView, now: float, delivered: Any
+    ) -> None:
+        self.cycle = cycle
+        self.agent = agent
+        self.view = view
+        self.now = now
+        self.delivered = delivered
+        self._state: dict[str, Any] | None = None
+        self._telemetry: dict[str, Any] | None = None
+        self.ml_connector = os.environ.get("MLS_MLCONNECTOR_ENDPOINT")
+
+    def apps(self, inst: Instance) -> list[dict[str, Any]]:
+        names = (
+            [inst.app]
+            if inst.scope == "application" and inst.app is not None
+            else list(self.agent.apps)
+        )
+        out = []
+        for name in names:
+            spec = copy.deepcopy(self.cycle.desc.apps.get(name, {"name": name}))
+            if self.agent.level == "cluster":
+                out.append({"name": name, "spec": spec, "app_uid": app_uid(name)})
+            else:
+                out.append(spec)
+        return out
+
+    def mechanisms(self) -> dict[str, Any]:
+        if self._state is None:
+            if self.agent.fluidity is not None:
+                state = self.agent.fluidity.state(self.view, self.cycle.running)
+                self._state = {"fluidity": {"state": state, "options": {}}}
+            else:
+                self._state = {
+                    "clusterPlacement": {"state": self._continuum_state(), "options": {}}
+                }
+        return copy.deepcopy(self._state)
+
+    def _continuum_state(self) -> dict[str, Any]:
+        return {
+            "clusters": {cid: {"nodes": list(a.hosts)} for cid, a in self.cycle.agents.items()},
+            "applications": {
+                app: {"cluster_id": [cid] if cid else []}
+                for app, cid in self.cycle.assigned.items()
+            },
+        }
+
+    def telemetry(self) -> dict[str, Any]:
+        if self._telemetry is None:
+            from simcontinuum.mlsysops.telemetry import telemetry_argument, telemetry_frame
+
+            columns: list[str] = []
+            for p in self.cycle.policies:
+                metrics = (
+                    ((p.context or {}).get("telemetry") or {}).get("metrics")
+                    if isinstance(p.context, Mapping)
+                    else None
+                )
+                if isinstance(metrics, list):
+                    columns += [str(m) for m in metrics]
+            for app in self.agent.apps:
+                for comp in self.cycle.desc.apps.get(app, {}).get("components") or []:
+                    for q in (comp.get("qos_metrics") or []) if isinstance(comp, Mapping) else []:
+                        if isinstance(q, Mapping) and q.get("application_metric_id"):
+                            columns.append(str(q["application_metric_id"]))
+            hosts = self.agent.hosts or [h for a in self.cycle.agents.values() for h in a.hosts]
+            nodes = [self.view.nodes[h] for h in hosts if h in self.view.nodes]
+            frame = telemetry_frame(self.delivered, self.now, columns, list(self.agent.apps), nodes)
+            self._telemetry = telemetry_argument(frame)
+        t = self._telemetry
+        return {**t, "dataframe": t["dataframe"].copy()}
+
+    def for_instance(self, inst: Instance) -> tuple[Any, ...]:
+        """``(application_description, system_description, mechanisms, telemetry,
+        ml_connector)`` for one call."""
+        return (
+            self.apps(inst),
+            copy.deepcopy(self.agent.system_description),
+            self.mechanisms(),
+            self.telemetry(),
+            self.ml_connector,
+        )
+
+
+__all__ = [
+    "BUILTIN_NAME",
+    "MIN_INTERVAL_S",
+    "SCOPES",
+    "Agent",
+    "Cycle",
+    "Instance",
+    "Loaded",
+    "MLSysOpsWarning",
+]

@@ -1,0 +1,97 @@
+"""``simcontinuum mlsysops ...``: check policy files, show the scenario of descriptions.
+
+- ``simcontinuum mlsysops check policy-x.py [...]`` prints every finding of the static check
+  (:mod:`simcontinuum.mlsysops.check`); exit 2 when a file has an error;
+- ``simcontinuum mlsysops translate DIR [--overlay FILE]`` prints (or writes with ``--out``)
+  the scenario YAML that DIR's MLSysOps descriptions and the overlay become; exit 2 when they
+  are invalid.
+
+Imports here are cheap; the work is imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``mlsysops`` command and its subcommands."""
+    p = subparsers.add_parser(
+        "mlsysops",
+        help="MLSysOps compatibility: check policy files, translate descriptions",
+        description="Work with MLSysOps policy files and description YAML files.",
+        epilog="examples:\n"
+        "  simcontinuum mlsysops check scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
+        "  simcontinuum mlsysops translate scenarios/mlsysops-hackathon/descriptions "
+        "--overlay scenarios/mlsysops-hackathon/overlay.yaml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(handler=lambda args: _usage(p))
+    sub = p.add_subparsers(dest="mlsysops_command", metavar="SUBCOMMAND", parser_class=type(p))
+    c = sub.add_parser(
+        "check",
+        help="check policy-<name>.py files the way the agent's loader reads them",
+        description="Statically check MLSysOps policy files: name, functions, initialContext "
+        "(packages, scope, analyze_interval), imports. Prints every finding; exits 2 on errors.",
+    )
+    c.add_argument("files", nargs="+", metavar="FILE", help="policy-<name>.py files")
+    c.set_defaults(handler=cmd_check)
+    t = sub.add_parser(
+        "translate",
+        help="print the scenario that MLSysOps descriptions (+ an overlay) become",
+        description="Translate a directory of MLSysOps description YAML files, with an overlay "
+        "for what they lack, into a scenario file; exits 2 when they are invalid.",
+    )
+    t.add_argument("dir", metavar="DIR", help="directory of MLSysOps description files")
+    t.add_argument("--overlay", metavar="FILE", help="overlay YAML in the scenario format")
+    t.add_argument("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
+    t.set_defaults(handler=cmd_translate)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``simcontinuum mlsysops check FILE...``"""
+    from simcontinuum.mlsysops.check import check_policy_file, format_findings
+
+    worst = EXIT_OK
+    for f in args.files:
+        findings = check_policy_file(f)
+        for line in format_findings(f, findings):
+            print(line)
+        if any(x.level == "error" for x in findings):
+            worst = EXIT_BAD_INPUT
+    return worst
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    """``simcontinuum mlsysops translate DIR [--overlay FILE] [--out FILE]``"""
+    import yaml
+
+    from simcontinuum.mlsysops.translate import load_descriptions, scenario_document
+
+    doc = scenario_document(args.dir, args.overlay)
+    load_descriptions(args.dir, args.overlay)  # every check of the scenario format
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    header = f"# translated by simcontinuum from {args.dir}" + (
+        f" + {args.overlay}" if args.overlay else ""
+    )
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(header + "\n" + text)
+        print(f"wrote {args.out}")
+    else:
+        print(header)
+        print(text, end="")
+    return EXIT_OK
+
+
+__all__ = ["cmd_check", "cmd_translate", "register"]
