@@ -543,7 +543,8 @@ def test_deep_and_self_referencing_documents_are_refused() -> None:
     loop: Doc = {}
     loop["me"] = loop
     assert "refers to itself" in problems_of(edited(lambda d: d.update(extra=loop)))[0]
-    assert "nested too deeply" in problems_of("a: " + "[" * 5000 + "\n")[0]
+    too_deep = problems_of("a: " + "[" * 5000 + "\n")[0]  # libyaml or the pure-Python parser
+    assert "nested too deeply" in too_deep or "maximum nesting depth" in too_deep
     bomb = "a: &a [x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
         for p, c in zip("abcdefgh", "bcdefghi", strict=True)
