@@ -286,7 +286,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"interrupted at t={results.meta['horizon_s']:.3f} s; partial results "
             + (f"written to {out}/" if out else "not saved (no --out)")
         )
-        return Exit.INTERRUPTED
+        return (
+            Exit.TERMINATED if results.meta.get("interrupted_by") == "SIGTERM" else Exit.INTERRUPTED
+        )
     return Exit.OK
 
 

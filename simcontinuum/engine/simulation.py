@@ -85,6 +85,7 @@ class Simulation:
         self.failures = Failures(self)
         self.telemetry = TelemetrySampler(self, enabled=telemetry)
         self.interrupted = False
+        self.interrupted_by: int | None = None  # signal.SIGINT or SIGTERM
         self._ran = False
 
     def _build_app(self, app: Any, index: int) -> AppRuntime:
@@ -155,8 +156,13 @@ class Simulation:
         with self._interruptible():
             try:
                 self.env.run(until=self.scenario.duration)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 self.interrupted = True
+                self.interrupted_by = (
+                    exc.args[0]
+                    if exc.args and exc.args[0] in (signal.SIGINT, signal.SIGTERM)
+                    else signal.SIGINT
+                )
         wall = time.perf_counter() - started
         return self.finalize(wall)
 
@@ -181,4 +187,4 @@ class Simulation:
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise KeyboardInterrupt(signal.Signals(signum))

@@ -11,6 +11,7 @@ Cost rows (one per node and item, plus one per billable link): ``item`` is ``nod
 from __future__ import annotations
 
 import platform
+import signal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,6 +55,7 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         "warmup_s": sim.scenario.warmup,
         "interrupted": sim.interrupted,
         "status": "interrupted" if sim.interrupted else "complete",
+        "interrupted_by": signal.Signals(sim.interrupted_by).name if sim.interrupted_by else None,
         "wall_s": wall_s,
         "migrations": sim.migrations,
         "policy_calls": sim.control.calls,
