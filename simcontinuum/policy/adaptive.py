@@ -20,13 +20,17 @@ replica, a deploy that was refused) is re-placed in the next ``plan``. Kubernete
 controllers do this for pods; in simcontinuum the engine never acts by itself, so a static
 policy keeps losing requests after a failure and an adaptive one recovers.
 
-Where a new replica goes (heal, scale-out, move) is *load-aware*: the policy estimates each
-component's demand (delivered request rate × visits × mean work) and each node's busy cores
-(delivered ``node_cpu_utilisation``), and prefers nodes where the replica's share fits under
-``RHO_MAX`` utilisation (a GPU counts where the component uses one); among those, the one that
-brings the component nearest to what calls it (the rate-weighted latency from each caller to
-its *nearest* replica, as the load balancer routes), then one not hosting the component yet.
-When no single node can carry a lost replica's load, healing restores it as several replicas.
+Where a new replica goes (heal, scale-out, move) is *load-aware*, and knows how the engine's
+load balancer routes (each caller to its nearest replicas, round-robin among equally near
+ones — so replicas share load only where they are equally near to the same callers). The
+policy estimates each component's demand (delivered request rate × visits × mean work) and
+each node's busy cores (delivered ``node_cpu_utilisation``), and prefers nodes where the
+replica's share fits under ``RHO_MAX`` utilisation (a GPU counts where the component uses
+one); among those, the one that brings the component nearest to what calls it, then the one
+that would take the most of its calls, then one not hosting it yet. When no single node can
+carry a lost replica's load, healing restores it as several replicas that the balancer
+would actually share it between (and, up to ``replicas.max``, uses more replicas when they
+keep the callers nearer by over ``NEARER`` of the SLO target).
 
 Invariants: decisions depend only on the views, delivered telemetry, the policy's own
 counters and the generator from ``reset``; every action names nodes that are up, eligible and
