@@ -412,7 +412,7 @@ def test_link_failure_reroutes_and_recovers() -> None:
     ]
 
 
-def test_link_failure_without_detour_drops_with_no_route() -> None:
+def test_link_failure_without_detour_fails_with_no_route() -> None:
     nodes = [mknode("d", "far_edge"), mknode("e")]
     sc = scenario(
         nodes,
@@ -424,7 +424,7 @@ def test_link_failure_without_detour_drops_with_no_route() -> None:
     )
     res = run(sc, Pin({"front": ["e"]}))
     rq = res.requests.sort_values("arrival_s")
-    assert rq["status"].tolist() == ["ok", "dropped", "ok"]
+    assert rq["status"].tolist() == ["ok", "failed", "ok"]  # the transfer fails
     assert rq["reason"].iloc[1] == "no_route:a/front"
     assert math.isnan(rq["network_latency_s"].iloc[1])
 

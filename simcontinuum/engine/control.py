@@ -103,7 +103,7 @@ class Controller:
             clusters=sim.scenario.topology.clusters,
             placements=placements,
             apps=apps,
-            _latency=sim.network.latency,
+            _latency=sim.network.current.latency,  # routes as of this call
         )
 
     def app_view(self, app: AppRuntime) -> AppView:

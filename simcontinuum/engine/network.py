@@ -36,25 +36,18 @@ class Route:
 LOCAL = Route(0.0, float("inf"), 0.0, ())
 
 
-class Network:
-    """Routes between nodes of one topology; owned by one simulation."""
+class Routes:
+    """Min-latency routes over one state of the network (an immutable graph), cached.
 
-    def __init__(self, topology: Topology) -> None:
-        self.graph = nx.Graph()
-        self.graph.add_nodes_from(n.id for n in topology.nodes)
-        self._links: dict[frozenset[str], Link] = {}
-        for link in topology.links:
-            self._links[frozenset((link.a, link.b))] = link
-            self.graph.add_edge(link.a, link.b, latency=link.latency)
-        self._down: set[frozenset[str]] = set()  # links down
-        self._nodes_down: set[str] = set()  # nodes down that carry routes
+    The network makes a new ``Routes`` whenever a link or node changes state, so an old one
+    keeps answering as of its time: a policy's view binds to the ``Routes`` of its call.
+    """
+
+    def __init__(self, graph: nx.Graph, links: dict[frozenset[str], Link]) -> None:
+        self.graph = graph  # never mutated once routes are asked for
+        self._links = links
         self._preds: dict[str, tuple[dict[str, list[str]], dict[str, float]]] = {}
         self._pairs: dict[tuple[str, str], Route | None] = {}
-        self.version = 0  # bumped whenever routes may have changed
-
-    def link(self, a: str, b: str) -> Link:
-        """The link between ``a`` and ``b`` (KeyError if none)."""
-        return self._links[frozenset((a, b))]
 
     def route(self, a: str, b: str) -> Route | None:
         """The min-latency route from ``a`` to ``b``, or ``None`` when unreachable."""
@@ -72,48 +65,6 @@ class Network:
         """Path latency in seconds (``inf`` when unreachable)."""
         r = self.route(a, b)
         return float("inf") if r is None else r.latency
-
-    def set_link_up(self, a: str, b: str, up: bool) -> None:
-        """Take a link down or bring it back; every cached route is dropped."""
-        key = frozenset((a, b))
-        if up:
-            self._down.discard(key)
-        else:
-            self._down.add(key)
-        self._sync_edge(key)
-        self._forget()
-
-    def set_node_up(self, nid: str, up: bool) -> bool:
-        """A failed node forwards nothing: its links leave the graph until it recovers.
-
-        Returns whether routes may have changed (a node with one link carries no route
-        but its own, so nothing is recomputed for it)."""
-        incident = [k for k in self._links if nid in k]
-        if len(incident) <= 1:
-            return False
-        if up:
-            self._nodes_down.discard(nid)
-        else:
-            self._nodes_down.add(nid)
-        for key in incident:
-            self._sync_edge(key)
-        self._forget()
-        return True
-
-    def _sync_edge(self, key: frozenset[str]) -> None:
-        """Put the link in the graph iff it and both its ends are up."""
-        link = self._links[key]
-        usable = key not in self._down and not (key & self._nodes_down)
-        present = self.graph.has_edge(link.a, link.b)
-        if usable and not present:
-            self.graph.add_edge(link.a, link.b, latency=link.latency)
-        elif present and not usable:
-            self.graph.remove_edge(link.a, link.b)
-
-    def _forget(self) -> None:
-        self._preds.clear()
-        self._pairs.clear()
-        self.version += 1
 
     def _search(self, root: str) -> tuple[dict[str, list[str]], dict[str, float]]:
         found = self._preds.get(root)
@@ -145,3 +96,75 @@ class Network:
             egress_price_per_byte=sum(lk.egress_price_per_gb for lk in links) / 1e9,
             links=tuple(hops),
         )
+
+
+class Network:
+    """Routes between nodes of one topology; owned by one simulation."""
+
+    def __init__(self, topology: Topology) -> None:
+        graph = nx.Graph()
+        graph.add_nodes_from(n.id for n in topology.nodes)
+        self._links: dict[frozenset[str], Link] = {}
+        for link in topology.links:
+            self._links[frozenset((link.a, link.b))] = link
+            graph.add_edge(link.a, link.b, latency=link.latency)
+        self._down: set[frozenset[str]] = set()  # links down
+        self._nodes_down: set[str] = set()  # nodes down that carry routes
+        self.current = Routes(graph, self._links)
+        self.version = 0  # bumped whenever routes may have changed
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The graph of the links and nodes up now (do not mutate)."""
+        return self.current.graph
+
+    def link(self, a: str, b: str) -> Link:
+        """The link between ``a`` and ``b`` (KeyError if none)."""
+        return self._links[frozenset((a, b))]
+
+    def route(self, a: str, b: str) -> Route | None:
+        """The min-latency route from ``a`` to ``b`` now, or ``None`` when unreachable."""
+        return self.current.route(a, b)
+
+    def latency(self, a: str, b: str) -> float:
+        """Path latency in seconds now (``inf`` when unreachable)."""
+        return self.current.latency(a, b)
+
+    def set_link_up(self, a: str, b: str, up: bool) -> None:
+        """Take a link down or bring it back; routes are computed anew."""
+        key = frozenset((a, b))
+        if up:
+            self._down.discard(key)
+        else:
+            self._down.add(key)
+        self._rebuild([key])
+
+    def set_node_up(self, nid: str, up: bool) -> bool:
+        """A failed node forwards nothing: its links leave the graph until it recovers.
+
+        Returns whether routes may have changed (a node with one link carries no route
+        but its own, so nothing is recomputed for it)."""
+        incident = [k for k in self._links if nid in k]
+        if len(incident) <= 1:
+            return False
+        if up:
+            self._nodes_down.discard(nid)
+        else:
+            self._nodes_down.add(nid)
+        self._rebuild(incident)
+        return True
+
+    def _rebuild(self, keys: list[frozenset[str]]) -> None:
+        """A new graph (copy on write) with each link in ``keys`` present iff it and both
+        its ends are up; older ``Routes`` keep their graph."""
+        graph = self.current.graph.copy()
+        for key in keys:
+            link = self._links[key]
+            usable = key not in self._down and not (key & self._nodes_down)
+            present = graph.has_edge(link.a, link.b)
+            if usable and not present:
+                graph.add_edge(link.a, link.b, latency=link.latency)
+            elif present and not usable:
+                graph.remove_edge(link.a, link.b)
+        self.current = Routes(graph, self._links)
+        self.version += 1

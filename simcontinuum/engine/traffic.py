@@ -231,8 +231,10 @@ class Traffic:
             entry[1] = i + 1
             rep, lat, k, egress = cands[i % n]
         else:
-            why = "no_route" if rt.running else "no_replica"
-            self.end(rid, DROPPED, now, 0.0, f"{why}:{rt.app}/{rt.id}")
+            if rt.running:  # replicas exist, but the network cannot reach any: it fails
+                self.end(rid, FAILED, now, 0.0, f"no_route:{rt.app}/{rt.id}")
+            else:
+                self.end(rid, DROPPED, now, 0.0, f"no_replica:{rt.app}/{rt.id}")
             return
         if egress is not None:  # billed per link when sent, whatever happens to it later
             billed = self.egress_bytes
