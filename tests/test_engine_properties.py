@@ -366,7 +366,7 @@ def check_failures(sc: Scenario, res: Results) -> None:
             assert row.removed_s in starts
     rq = res.requests
     failed = rq[rq["status"] == "failed"]
-    assert failed["reason"].str.match(r"^(node_failure|replica_lost):.").all()
+    assert failed["reason"].str.match(r"^(node_failure|replica_lost|no_route):.").all()
     if not periods:
         assert failed.empty
 
