@@ -433,14 +433,6 @@ def test_module_specs_and_objects() -> None:
         load_policy(42)
 
 
-@pytest.mark.parametrize(
-    "spec", ["ml:model.joblib", "fixed:plan.yaml"]
-)
-def test_later_kinds_say_not_yet(spec: str) -> None:
-    with pytest.raises(PolicyError, match="not available yet"):
-        load_policy(spec)
-
-
 def test_registry_instances_do_not_share_state() -> None:
     reg = PolicyRegistry()
     reg.register("mine", FirstFit, "first-fit again")
