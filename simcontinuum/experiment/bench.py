@@ -24,24 +24,12 @@ from simcontinuum.errors import SimContinuumError
 from simcontinuum.experiment import grid as g
 from simcontinuum.experiment.executors import executor
 from simcontinuum.experiment.store import RunStore
+from simcontinuum.metrics.score import SCORE_PARTS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-REPORT_COLUMNS = (
-    "policy",
-    "scenario",
-    "seed",
-    "score",
-    "cost",
-    "p95_latency_s",
-    "slo_violation_rate",
-    "failed_rate",
-    "migrations",
-    "energy_kwh",
-    "status",
-    "error",
-)
+REPORT_COLUMNS = ("policy", "scenario", "seed", "score", *SCORE_PARTS, "status", "error")
 """The per-run columns of the HTML report (parts as scored: see :func:`report_table`)."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from simcontinuum.errors import ScenarioError
 from simcontinuum.mlsysops.requirements import node_name, quantity_cpu, quantity_memory
+from simcontinuum.mlsysops.spec import as_list
 
 KINDS = ("MLSysOpsApp", "MLSysOpsNode", "MLSysOpsCluster", "MLSysOpsContinuum")
 IGNORED_KINDS = ("MLSysOpsDatacenter",)
@@ -61,7 +62,7 @@ class Descriptions:
         if desc is not None and desc.get("cluster_id"):
             return str(desc["cluster_id"])
         for cid, cl in self.clusters.items():
-            if host in [str(n) for n in _as_list(cl.get("nodes"))]:
+            if host in [str(n) for n in as_list(cl.get("nodes"))]:
                 return cid
         return None
 
@@ -69,14 +70,6 @@ class Descriptions:
 def app_uid(name: str) -> str:
     """A stable uid for an application (the agent passes the CR's uid as ``app_uid``)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"simcontinuum:mlsysops-app:{name}"))
-
-
-def _as_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
 
 
 def classify(doc: object) -> tuple[str, dict[str, Any]] | None:

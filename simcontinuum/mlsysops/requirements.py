@@ -28,6 +28,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from simcontinuum.mlsysops.spec import as_list
+
 INTERVAL = re.compile(r"(\d+)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -79,16 +81,8 @@ def _exceeds(required: object, offered: object) -> bool:
     return r > o
 
 
-def _as_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
 def _sensor(node: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for item in _as_list(node.get("sensors")):
+    for item in as_list(node.get("sensors")):
         if isinstance(item, Mapping) and isinstance(item.get(kind), Mapping):
             found: Mapping[str, Any] = item[kind]
             return found
@@ -124,10 +118,10 @@ def requirement_mismatch(node: Mapping[str, Any], comp: Mapping[str, Any]) -> st
         if want and env.get(key) != want:
             return f"{key} {env.get(key)!r} of the node is not the required {want!r}"
     runtime = comp.get("container_runtime")
-    if runtime and runtime not in _as_list(env.get("container_runtime")):
-        have = _as_list(env.get("container_runtime"))
+    if runtime and runtime not in as_list(env.get("container_runtime")):
+        have = as_list(env.get("container_runtime"))
         return f"container runtime {runtime!r} not among the node's {have}"
-    containers = _as_list(comp.get("containers"))
+    containers = as_list(comp.get("containers"))
     first = _mapping(containers[0]) if containers else {}
     return _platform_mismatch(node, _mapping(first.get("platform_requirements")))
 
@@ -138,7 +132,7 @@ def _placement_mismatch(
     pinned = placement.get("node")
     if pinned and pinned != host:
         return f"component is pinned to node {pinned!r} (node_placement.node)"
-    layers = _as_list(placement.get("continuum_layer"))
+    layers = as_list(placement.get("continuum_layer"))
     if layers and "*" not in layers and node.get("continuum_layer") not in layers:
         return (
             f"node layer {node.get('continuum_layer')!r} not in the component's "
@@ -146,16 +140,14 @@ def _placement_mismatch(
         )
     if placement.get("mobile") and not node.get("mobile"):
         return "component needs a mobile node (node_placement.mobile)"
-    missing = [
-        x for x in _as_list(placement.get("labels")) if x not in _as_list(node.get("labels"))
-    ]
+    missing = [x for x in as_list(placement.get("labels")) if x not in as_list(node.get("labels"))]
     if missing:
         return f"node lacks labels {missing}"
     return None
 
 
 def _sensor_mismatch(node: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
-    for sensor in _as_list(comp.get("sensors")):
+    for sensor in as_list(comp.get("sensors")):
         sensor = _mapping(sensor)
         camera = _mapping(sensor.get("camera"))
         if sensor.get("camera") is not None:
@@ -169,7 +161,7 @@ def _sensor_mismatch(node: Mapping[str, Any], comp: Mapping[str, Any]) -> str | 
             if fps and _exceeds(fps, have.get("framerate")):
                 return f"camera framerate {have.get('framerate')!r} is below {fps!r}"
             res = camera.get("resolution")
-            if res and res not in _as_list(have.get("supported_resolutions")):
+            if res and res not in as_list(have.get("supported_resolutions")):
                 return f"camera does not support resolution {res!r}"
         if sensor.get("temperature") is not None:
             have = _sensor(node, "temperature")
@@ -184,12 +176,12 @@ def _sensor_mismatch(node: Mapping[str, Any], comp: Mapping[str, Any]) -> str | 
 def _platform_mismatch(node: Mapping[str, Any], req: Mapping[str, Any]) -> str | None:
     hw = _mapping(node.get("hardware"))
     cpu, node_cpu = _mapping(req.get("cpu")), _mapping(hw.get("cpu"))
-    arch = _as_list(cpu.get("architecture"))
+    arch = as_list(cpu.get("architecture"))
     if arch and node_cpu.get("architecture") not in arch:
         return f"cpu architecture {node_cpu.get('architecture')!r} not in {arch}"
     freq = cpu.get("frequency")
     if freq:
-        offered = [_number(f) for f in _as_list(node_cpu.get("frequency"))]
+        offered = [_number(f) for f in as_list(node_cpu.get("frequency"))]
         need = _number(freq)
         if need is None or not any(f is not None and need <= f for f in offered):
             return f"no cpu frequency of the node reaches {freq!r}"
@@ -254,7 +246,7 @@ def quantity_memory(nbytes: float) -> str:
 
 def raw_requests(comp: Mapping[str, Any]) -> tuple[Any, Any]:
     """The first container's cpu and memory ``requests`` as written (None: not given)."""
-    containers = _as_list(comp.get("containers"))
+    containers = as_list(comp.get("containers"))
     first = _mapping(containers[0]) if containers else {}
     req = _mapping(first.get("platform_requirements"))
     return _mapping(req.get("cpu")).get("requests"), _mapping(req.get("memory")).get("requests")

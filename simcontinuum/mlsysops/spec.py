@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 PREFIX = "mlsysops:"
 
@@ -22,4 +23,13 @@ def is_policy_spec(text: str) -> bool:
     return base.endswith(".py") and Path(base).name.startswith("policy-") and ":" not in base
 
 
-__all__ = ["PREFIX", "is_policy_spec"]
+def as_list(value: object) -> list[Any]:
+    """A YAML field that may be absent, one value, or a list, as a list."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+__all__ = ["PREFIX", "as_list", "is_policy_spec"]

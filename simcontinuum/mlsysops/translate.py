@@ -55,6 +55,7 @@ from typing import Any
 
 from simcontinuum.errors import ScenarioError
 from simcontinuum.mlsysops.descriptions import Descriptions, read_descriptions
+from simcontinuum.mlsysops.spec import as_list
 from simcontinuum.model import TIERS, Scenario
 
 DEFAULTS: dict[str, Any] = {
@@ -71,14 +72,6 @@ SLO_RELATIONS = ("lower_or_equal", "lower_than")
 
 class TranslationWarning(UserWarning):
     """Something of the descriptions that the simulator does not model (it still runs)."""
-
-
-def _as_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -116,7 +109,7 @@ def _node_doc(name: str, d: Mapping[str, Any], where: str, problems: list[str]) 
     node["cores"] = cores if cores is not None else 1
     if hw.get("memory") is not None:
         node["memory"] = _gib(hw.get("memory"))
-    labels = _as_list(d.get("labels"))
+    labels = as_list(d.get("labels"))
     if labels:
         node["labels"] = [str(x) for x in labels]
     if d.get("location") is not None:
@@ -134,7 +127,7 @@ def _clusters(desc: Descriptions, problems: list[str]) -> list[dict[str, Any]]:
     """Scenario clusters with their translated nodes, in description order."""
     members: dict[str, list[str]] = {}
     for cid, cl in desc.clusters.items():
-        members[cid] = [str(n) for n in _as_list(cl.get("nodes"))]
+        members[cid] = [str(n) for n in as_list(cl.get("nodes"))]
     for host in desc.nodes:
         found = desc.cluster_of_node(host)
         if found is None:
@@ -174,7 +167,7 @@ def _component_doc(
     c: Mapping[str, Any], where: str, cluster: str | None, max_replicas: int, problems: list[str]
 ) -> dict[str, Any]:
     name = _mapping(c.get("metadata")).get("name")
-    containers = _as_list(c.get("containers"))
+    containers = as_list(c.get("containers"))
     if not containers or not isinstance(containers[0], Mapping):
         problems.append(f"{where}.containers: required, a list with at least one container")
     req = _mapping(_mapping(containers[0] if containers else {}).get("platform_requirements"))
@@ -191,11 +184,11 @@ def _component_doc(
     placement: dict[str, Any] = {}
     if np_.get("node"):
         placement["node"] = str(np_["node"])
-    layers = [str(x) for x in _as_list(np_.get("continuum_layer"))]
+    layers = [str(x) for x in as_list(np_.get("continuum_layer"))]
     if layers and "*" not in layers:
         placement["tiers"] = layers
     if np_.get("labels"):
-        placement["labels"] = [str(x) for x in _as_list(np_.get("labels"))]
+        placement["labels"] = [str(x) for x in as_list(np_.get("labels"))]
     if cluster is not None:
         placement["cluster"] = cluster
     if placement:
@@ -207,11 +200,11 @@ def _component_doc(
 def _app_doc(
     name: str, d: Mapping[str, Any], where: str, clusters: dict[str, int], problems: list[str]
 ) -> dict[str, Any]:
-    comps_in = _as_list(d.get("components"))
+    comps_in = as_list(d.get("components"))
     if not comps_in:
         problems.append(f"{where}: MLSysOpsApp.components: required, a non-empty list")
         return {"id": name, "components": []}
-    wanted = [str(x) for x in _as_list(_mapping(d.get("cluster_placement")).get("cluster_id"))]
+    wanted = [str(x) for x in as_list(_mapping(d.get("cluster_placement")).get("cluster_id"))]
     known = [c for c in wanted if c in clusters]
     for c in wanted:
         if c not in clusters:
@@ -230,7 +223,7 @@ def _app_doc(
         comps.append(_component_doc(c, cwhere, cluster, pool, problems))
     ids = [c["id"] for c in comps]
     calls: list[dict[str, Any]] = []
-    for i, inter in enumerate(_as_list(d.get("component_interactions"))):
+    for i, inter in enumerate(as_list(d.get("component_interactions"))):
         inter = _mapping(inter)
         a, b = inter.get("component_name1"), inter.get("component_name2")
         kind = inter.get("type", "egress")
@@ -257,7 +250,7 @@ def _app_doc(
 
 def _slo(comps: list[Any]) -> dict[str, Any] | None:
     for c in comps:
-        for q in _as_list(_mapping(c).get("qos_metrics")):
+        for q in as_list(_mapping(c).get("qos_metrics")):
             q = _mapping(q)
             target = q.get("target")
             if (
@@ -275,9 +268,9 @@ def unsimulated_metrics(desc: Descriptions) -> list[str]:
     """qos metric ids of the descriptions that the simulator does not produce (not the SLO)."""
     out = []
     for d in desc.apps.values():
-        slo = _slo(_as_list(d.get("components")))
-        for c in _as_list(d.get("components")):
-            for q in _as_list(_mapping(c).get("qos_metrics")):
+        slo = _slo(as_list(d.get("components")))
+        for c in as_list(d.get("components")):
+            for q in as_list(_mapping(c).get("qos_metrics")):
                 mid = _mapping(q).get("application_metric_id")
                 if mid and (slo is None or mid != slo["metric"]) and mid not in out:
                     out.append(str(mid))
@@ -368,7 +361,7 @@ def _merge_clusters(clusters: list[dict[str, Any]], extra: list[Any]) -> list[st
         for k, v in oc.items():
             if k not in ("id", "nodes"):
                 target[k] = copy.deepcopy(v)
-        for j, on in enumerate(_as_list(oc.get("nodes"))):
+        for j, on in enumerate(as_list(oc.get("nodes"))):
             nid = on.get("id") if isinstance(on, Mapping) else None
             if nid in where and where[nid] != oc["id"]:
                 problems.append(
@@ -415,7 +408,7 @@ def apply_overlay(doc: dict[str, Any], overlay: Mapping[str, Any] | None) -> dic
     over_infra = over_infra or {}
     for k, v in over_infra.items():
         if k == "clusters":
-            problems += _merge_clusters(infra["clusters"], _as_list(v))
+            problems += _merge_clusters(infra["clusters"], as_list(v))
         else:
             infra[k] = copy.deepcopy(v)
     for c in infra["clusters"]:
@@ -432,7 +425,7 @@ def apply_overlay(doc: dict[str, Any], overlay: Mapping[str, Any] | None) -> dic
         if k == "infrastructure":
             continue
         if k == "applications":
-            out[k] = _merge_apps(out.get(k, []), _as_list(v))
+            out[k] = _merge_apps(out.get(k, []), as_list(v))
         elif k in MERGED_KEYS and k in out:
             out[k] = _merge(out[k], v)
         else:
