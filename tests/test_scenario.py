@@ -955,3 +955,11 @@ def test_fuzz_yaml_text_raises_only_scenario_error(line: int, text: str, replace
         load_scenario("\n".join(lines) + "\n")
     except ScenarioError as err:
         assert not any(p.startswith("internal error") for p in err.problems), err.problems
+
+
+def test_link_contention_is_refused_until_simulated() -> None:
+    """A parameter the engine would ignore is an error, never silently dropped."""
+    doc = yaml.safe_load((SCENARIOS / "quickstart.yaml").read_text())
+    doc["infrastructure"]["network"] = {"contention": True}
+    with pytest.raises(ScenarioError, match="contention"):
+        load_scenario(doc)

@@ -34,6 +34,8 @@ from simcontinuum.scenario.schema import (
 from simcontinuum.scenario.traces import TraceError, TraceReader
 
 MAX_NAMES_SHOWN = 10
+MAX_TICKS = 10_000_000  # telemetry samples or control calls over the horizon
+MAX_RANDOM_FAILURES = 1_000_000  # expected random node failures over the horizon
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,12 @@ def check_links(ctx: Context) -> list[str]:
                 f"(first at {seen[pair]}); keep one"
             )
         seen.setdefault(pair, path)
+    if ctx.doc.infrastructure.network.contention:
+        # refused rather than silently ignored: the engine has no link-contention model yet
+        out.append(
+            "infrastructure.network.contention: link contention (links as FIFO servers) is "
+            "not simulated by this version of simcontinuum; set it to false or remove it"
+        )
     return out
 
 
@@ -455,8 +463,43 @@ def check_times(ctx: Context) -> list[str]:
     return []
 
 
+def check_volume(ctx: Context) -> list[str]:
+    """Periodic work and random failures stay countable: an interval of nanoseconds or an
+    MTBF of microseconds would make a run that never ends or exhausts memory."""
+    doc = ctx.doc
+    out: list[str] = []
+    for path, interval, what in (
+        ("telemetry.interval", doc.telemetry.interval, "samples"),
+        ("control.interval", doc.control.interval, "policy calls"),
+    ):
+        if interval is not None and doc.duration / interval > MAX_TICKS:
+            out.append(
+                f"{path}: {interval:g}s makes {doc.duration / interval:.3g} {what} over the "
+                f"{doc.duration:g}s horizon, more than {MAX_TICKS}; use a longer interval"
+            )
+    for i, f in enumerate(doc.failures):
+        r = f.random
+        if r is None:
+            continue
+        n = sum(
+            1
+            for node in ctx.nodes.values()
+            if (r.tier is None or node.tier == r.tier)
+            and (r.cluster is None or node.cluster == r.cluster)
+        )
+        expected = n * doc.duration / (r.mtbf + r.mttr)
+        if expected > MAX_RANDOM_FAILURES:
+            out.append(
+                f"failures[{i}].random: about {expected:.3g} failures expected over the "
+                f"{doc.duration:g}s horizon on {n} node(s), more than {MAX_RANDOM_FAILURES}; "
+                "raise mtbf"
+            )
+    return out
+
+
 CHECKS: tuple[Callable[[Context], list[str]], ...] = (
     check_times,
+    check_volume,
     check_ids,
     check_nodes,
     check_links,
