@@ -8,6 +8,8 @@ A policy spec is one of:
 - ``path/to/file.py:ClassName``: the file is imported by path (under a module name unique to
   that path) and the class is instantiated with no arguments;
 - ``package.module:ClassName``: the same, from an importable module;
+- ``ml:model.joblib`` (a serialized model and its ``model.features.json``) or
+  ``fixed:best.yaml`` (a placement file): see :mod:`simcontinuum.learn`;
 - an object with a ``place`` method: returned as is (a class is instantiated).
 
 Invariants: there is no module-level mutable state. The built-in table is a read-only mapping,
@@ -59,12 +61,6 @@ BUILTIN_POLICIES: Mapping[str, PolicyEntry] = MappingProxyType(
     {cls.name: PolicyEntry(cls.name, cls, _first_line(cls)) for cls in (*BUILTINS, *ADAPTIVE)}
 )
 """The built-in baselines and adaptive policies by name (read-only)."""
-
-_NOT_YET: tuple[tuple[str, str], ...] = (
-    ("ml:", "ML-model policies (ml:...)"),
-    ("fixed:", "fixed placements (fixed:...)"),
-)
-
 
 class PolicyRegistry:
     """Policy names: the built-ins, entry points, and what is registered on this instance.
@@ -146,7 +142,8 @@ class PolicyRegistry:
             from simcontinuum.mlsysops.adapter import load_policy_spec
 
             return cast(Policy, load_policy_spec(text, search_path=search_path))
-        _reject_not_yet(text)
+        if text.startswith(("ml:", "fixed:")):
+            return _learned(text, search_path)
         if ":" in text:
             target, _, attr = text.rpartition(":")
             if _looks_like_file(target):
@@ -207,10 +204,20 @@ def _unknown_message(name: str, table: Mapping[str, PolicyEntry]) -> str:
     return f"unknown policy '{name}'{hint} Known: {', '.join(table)}; or give {FILE_HINT}"
 
 
-def _reject_not_yet(text: str) -> None:
-    for prefix, kind in _NOT_YET:
-        if text.startswith(prefix):
-            raise PolicyError(f"policy '{text}': {kind} are not available yet")
+def _learned(text: str, search_path: Iterable[str | Path] | None) -> Policy:
+    """``ml:model.joblib`` (a serialized model and its feature spec) or ``fixed:best.yaml``
+    (a placement file); see :mod:`simcontinuum.learn`."""
+    kind, _, path = text.partition(":")
+    if not path.strip():
+        example = "ml:model.joblib" if kind == "ml" else "fixed:best.yaml"
+        raise PolicyError(f"policy '{text}': give a file after '{kind}:', e.g. '{example}'")
+    if kind == "ml":
+        from simcontinuum.learn.mlpolicy import load_ml_policy
+
+        return cast(Policy, load_ml_policy(path.strip(), search_path=search_path))
+    from simcontinuum.learn.fixed import FixedPlacement
+
+    return cast(Policy, FixedPlacement.load(path.strip(), search_path=search_path))
 
 
 def _is_mlsysops(text: str) -> bool:
