@@ -192,3 +192,24 @@ def test_cli_bench_writes_tables(
     assert "0 runs executed, 8 found" in capsys.readouterr().err
     assert main([*argv, "--baseline", "best-fit", "--out", str(out)]) == 2
     assert main([*argv, "--executor", "inline", "--address", "tcp://x:1", "--out", str(out)]) == 2
+
+
+def test_policy_hash_follows_the_files_a_spec_reads(tmp_path: Path) -> None:
+    """Retraining a model, editing a placement or an MLSysOps policy file in place
+    invalidates cached runs; the same content elsewhere keeps them."""
+    from simcontinuum.experiment.store import policy_hash
+
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"v1")
+    (tmp_path / "model.features.json").write_text("{}")
+    plan = tmp_path / "best.yaml"
+    plan.write_text("a: {b: [n]}\n")
+    mls = tmp_path / "policy-mover.py"
+    mls.write_text("# v1\n")
+    before = [policy_hash(f"ml:{model}"), policy_hash(f"fixed:{plan}"), policy_hash(str(mls))]
+    model.write_bytes(b"v2")
+    plan.write_text("a: {b: [m]}\n")
+    mls.write_text("# v2\n")
+    after = [policy_hash(f"ml:{model}"), policy_hash(f"fixed:{plan}"), policy_hash(str(mls))]
+    assert all(b != a for b, a in zip(before, after, strict=True))
+    assert policy_hash("first-fit") == policy_hash("First_Fit")

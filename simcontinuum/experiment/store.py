@@ -30,7 +30,14 @@ def policy_hash(spec: str) -> str:
     moving it does not); the spec and the module file's content for ``module:Class``.
     """
     h = hashlib.sha256()
-    target, sep, attr = spec.strip().rpartition(":")
+    text = spec.strip()
+    files = _spec_files(text)
+    if files is not None:  # ml:, fixed:, MLSysOps policy files: what they read decides
+        h.update(b"files\0" + text.split("?")[0].encode() + b"\0")
+        for f in files:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        return h.hexdigest()
+    target, sep, attr = text.rpartition(":")
     if sep and (target.endswith(".py") or "/" in target or "\\" in target):
         h.update(b"file\0" + attr.encode() + b"\0")
         h.update(Path(target).expanduser().read_bytes())
@@ -42,6 +49,29 @@ def policy_hash(spec: str) -> str:
     else:
         h.update(b"name\0" + spec.strip().lower().replace("_", "-").encode())
     return h.hexdigest()
+
+
+def _spec_files(spec: str) -> list[Path] | None:
+    """The files a file-backed policy spec reads, sorted (None: not such a spec).
+
+    ``ml:model.joblib`` reads the model and its ``model.features.json``; ``fixed:plan.yaml``
+    the placement file; ``mlsysops:PATH`` and ``.../policy-<name>.py`` the policy file or
+    every ``policy-*.py`` of the folder. A missing file is hashed as absent.
+    """
+    from simcontinuum.mlsysops.spec import is_policy_spec
+
+    if spec.startswith("ml:"):
+        model = Path(spec[3:]).expanduser()
+        return [f for f in (model, model.with_suffix(".features.json")) if f.is_file()]
+    if spec.startswith("fixed:"):
+        path = Path(spec[6:]).expanduser()
+        return [path] if path.is_file() else []
+    if is_policy_spec(spec):
+        path = Path(spec.removeprefix("mlsysops:").split("?")[0]).expanduser()
+        if path.is_dir():
+            return sorted(path.glob("policy-*.py"))
+        return [path] if path.is_file() else []
+    return None
 
 
 def _module_origin(module: str) -> str | None:
