@@ -57,6 +57,8 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         "status": "interrupted" if sim.interrupted else "complete",
         "interrupted_by": signal.Signals(sim.interrupted_by).name if sim.interrupted_by else None,
         "wall_s": wall_s,
+        # SimPy numbers every scheduled event: the next number is how many there were
+        "events": next(sim.env._eid),
         "migrations": sim.migrations,
         "policy_calls": sim.control.calls,
         "policy_errors": sim.control.errors,
