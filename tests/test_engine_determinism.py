@@ -20,7 +20,7 @@ from simcontinuum.policy.api import Deploy, Remove
 from simcontinuum.policy.registry import available_policies, load_policy
 from simcontinuum.results import TABLES, Results
 
-VOLATILE_META = {"wall_s", "decision_s"}  # wall-clock measurements, never reproducible
+VOLATILE_META = {"wall_s", "decision_s", "events"}  # wall clock; events counts stop markers
 
 
 def assert_same(a: Results, b: Results) -> None:
