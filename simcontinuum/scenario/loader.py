@@ -32,6 +32,7 @@ from simcontinuum.scenario.traces import TraceReader
 from simcontinuum.scenario.units import describe
 
 MAX_TOTAL_NODES = 1_000_000
+MAX_TOTAL_CORES = 20_000_000  # one server slot per core is kept in memory
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 
@@ -66,6 +67,21 @@ def _canonical(value: object) -> object:
     return value
 
 
+def _file_path(path: str) -> str:
+    """``path`` when the OS can take it; a NUL or a lone surrogate would make ``open`` raise
+    ValueError or UnicodeEncodeError, so it is a ScenarioError here."""
+    try:
+        usable = "\x00" not in path and bool(os.fsencode(path))
+    except UnicodeError:
+        usable = False
+    if not usable:
+        shown = ascii(path if len(path) <= 60 else path[:59] + "...")
+        raise ScenarioError(
+            [f"{shown}: not a usable file path (empty, or a NUL or unencodable character)"]
+        )
+    return path
+
+
 def _read(src: object) -> tuple[object, str | None, str, str]:
     """``(document, source path, folder for relative paths, default name)``."""
     if isinstance(src, Mapping):
@@ -76,7 +92,7 @@ def _read(src: object) -> tuple[object, str | None, str, str]:
         path = os.fspath(src)
         if not isinstance(path, str):
             raise ScenarioError([f"expected a text path, got {describe(path)}"])
-        doc = read_yaml_file(path)
+        doc = read_yaml_file(_file_path(path))
         stem = os.path.splitext(os.path.basename(path))[0] or "scenario"
         return doc, os.path.abspath(path), os.path.dirname(os.path.abspath(path)), stem
     if isinstance(src, str):
@@ -129,6 +145,17 @@ def _validate(doc: object, source: str | None) -> ScenarioDoc:
             [
                 f"infrastructure.clusters: node groups add up to {total} nodes, "
                 f"more than the limit of {MAX_TOTAL_NODES}"
+            ],
+            source=source,
+        )
+    clusters = sdoc.infrastructure.clusters
+    cores = sum(n.cores for c in clusters for n in c.nodes)
+    cores += sum(g.count * g.cores for c in clusters for g in c.node_groups)
+    if cores > MAX_TOTAL_CORES:
+        raise ScenarioError(
+            [
+                f"infrastructure.clusters: the nodes add up to {cores} cores, more than the "
+                f"limit of {MAX_TOTAL_CORES}; describe fewer or smaller nodes"
             ],
             source=source,
         )
@@ -198,6 +225,8 @@ def validate_file(path: str | os.PathLike[str]) -> list[str]:
 
     def load() -> Scenario:
         name = os.fspath(path)
+        if isinstance(name, str):
+            _file_path(name)
         full = os.path.abspath(name)
         stem = os.path.splitext(os.path.basename(name))[0] or "scenario"
         return _load_doc(read_yaml_file(name), full, os.path.dirname(full), stem, None)
@@ -209,4 +238,10 @@ def validate_file(path: str | os.PathLike[str]) -> list[str]:
     return []
 
 
-__all__ = ["MAX_TOTAL_NODES", "load_scenario", "scenario_digest", "validate_file"]
+__all__ = [
+    "MAX_TOTAL_CORES",
+    "MAX_TOTAL_NODES",
+    "load_scenario",
+    "scenario_digest",
+    "validate_file",
+]

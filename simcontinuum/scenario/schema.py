@@ -33,6 +33,7 @@ from simcontinuum.scenario.units import (
 
 SCENARIO_VERSION = 1
 MAX_GROUP_COUNT = 100_000
+MAX_NODE_CORES = 1_000_000  # the engine keeps one server slot per core
 BILLINGS = ("always", "when_active")
 WORK_DISTS = ("constant", "exponential", "lognormal", "empirical")
 ARRIVAL_TYPES = ("poisson", "periodic", "diurnal", "onoff", "trace")
@@ -118,6 +119,16 @@ def _group_count(value: object) -> int:
     return count
 
 
+def _node_cores(value: object) -> int:
+    cores = parse_count(value, "a whole number of cores (1 or more)", minimum=1, maximum=10**18)
+    if cores > MAX_NODE_CORES:
+        raise ValueError(
+            f"a node has at most {MAX_NODE_CORES} cores, got {cores}; "
+            "split it into several nodes or a node group"
+        )
+    return cores
+
+
 Id = Annotated[str, PlainValidator(parse_id)]
 Text = Annotated[str, PlainValidator(_text)]
 Label = Annotated[str, PlainValidator(parse_label)]
@@ -145,6 +156,7 @@ Count = Annotated[
     int, PlainValidator(lambda v: parse_count(v, "a whole number (0 or more)", maximum=10**6))
 ]
 GroupCount = Annotated[int, PlainValidator(_group_count)]
+NodeCores = Annotated[int, PlainValidator(_node_cores)]
 Seed = Annotated[
     int, PlainValidator(lambda v: parse_count(v, "a seed from 0 to 2**63-1", maximum=2**63 - 1))
 ]
@@ -190,7 +202,7 @@ class NodeFields(Doc):
     """What a node and a node group share."""
 
     tier: TierName
-    cores: Cores = 1
+    cores: NodeCores = 1
     speed: Positive = 1.0
     memory: Memory = 0.0  # 0: not declared, i.e. unlimited
     labels: list[Label] = Field(default_factory=list)
@@ -430,6 +442,7 @@ __all__ = [
     "ARRIVAL_KEYS",
     "ARRIVAL_TYPES",
     "MAX_GROUP_COUNT",
+    "MAX_NODE_CORES",
     "SCENARIO_VERSION",
     "ApplicationDoc",
     "ArrivalDoc",
