@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import hashlib
 import json
+import statistics
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ from simcontinuum.generate.family import family_seeds, generate_family
 from simcontinuum.generate.feasibility import first_fit_problems
 from simcontinuum.generate.params import GenerateError
 from simcontinuum.generate.templates import TEMPLATES
+from simcontinuum.model import Application, Scenario
+from simcontinuum.policy.api import constraint_violation
 from simcontinuum.policy.check import check_policy
 from simcontinuum.scenario.reading import parse_yaml
 
@@ -25,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHORT = {"duration": "10s", "warmup": "1s"}
 
 
-@pytest.mark.parametrize("module", [emit, units, topology, gen_apps, family, params, feasibility])
+@pytest.mark.parametrize(
+    "module", [emit, units, topology, gen_apps, family, params, feasibility, build]
+)
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0
@@ -70,8 +76,10 @@ def test_cli_writes_identical_files(tmp_path: Path) -> None:
 
 
 def test_parameters_take_effect() -> None:
-    low = generate("industrial-iot", 60, 2, 3, {"load": 0.2})
-    high = generate("industrial-iot", 60, 2, 3, {"load": 0.4})
+    # with the per-device caps lifted, load alone sets the rates: twice the load, twice the rate
+    lift = {"device_rate": dict.fromkeys(params.DEVICE_KINDS, 10_000)}
+    low = generate("industrial-iot", 60, 2, 3, {"load": 0.2, **lift})
+    high = generate("industrial-iot", 60, 2, 3, {"load": 0.4, **lift})
 
     def rates(g: build.Generated) -> list[float]:
         return [w["arrival"]["rate"] for w in g.document["workload"]]
@@ -79,6 +87,8 @@ def test_parameters_take_effect() -> None:
     assert [round(h / lo, 2) for lo, h in zip(rates(low), rates(high), strict=True)] == [2.0] * len(
         rates(low)
     )
+    capped = generate("industrial-iot", 60, 2, 3, {"load": 0.4, "device_rate.sensor": 0.5})
+    assert min(rates(capped)) == 0.5  # the vibration sensors
     g = generate("smart-city", 40, 2, 3, {"cores.edge": 32, "mtbf.edge": "1h", "outages": 2})
     sc = simcontinuum.load(g.text)
     assert {n.cores for n in sc.topology.nodes if n.tier == "edge"} == {32}
@@ -205,3 +215,87 @@ def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- load calibration
+
+
+def _visits(app: Application) -> dict[str, int]:
+    """Visits per request: call paths from the entry to each component."""
+
+    @cache
+    def visits(cid: str) -> int:
+        if cid == app.entry:
+            return 1
+        return sum(visits(c.src) for c in app.calls if c.dst == cid)
+
+    return {c.id: visits(c.id) for c in app.components}
+
+
+def _reference_capacity(sc: Scenario, app: Application, cid: str) -> float:
+    """Cores x speed of the lower-quartile non-far-edge node the component may use."""
+    comp = app.component(cid)
+    gpu = comp.accelerator is not None and "gpu" in comp.placement.labels
+    caps = sorted(
+        n.cores * n.speed * (n.gpu.speedup if gpu and n.gpu else 1.0)
+        for n in sc.topology.nodes
+        if n.tier != "far_edge" and constraint_violation(comp, n) is None
+    )
+    return caps[int(0.25 * (len(caps) - 1))]
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("load", [0.3, 0.7])
+def test_each_component_fits_one_typical_node(template: str, load: float) -> None:
+    caps = params.resolve(TEMPLATES[template].defaults, {})["device_rate"]
+    for seed in (1, 2):
+        g = generate(template, 80, 4, seed, {"load": load})
+        sc = simcontinuum.load(g.text)
+        kind = {n.id: next(iter(n.labels), "") for n in sc.topology.nodes}
+        for app in sc.applications:
+            sources = [s for s in sc.sources if s.app == app.id]
+            arrival = sources[0].arrival
+            peak = 1.0 + arrival.amplitude if arrival.type == "diurnal" else 1.0
+            per_source = arrival.mean_rate if arrival.type == "diurnal" else arrival.rate
+            for s in sources:  # a device sends no more than a device of its kind may
+                if kind.get(s.node) in caps:
+                    assert per_source <= caps[kind[s.node]]
+            demand = peak * per_source * len(sources)  # requests/s at the peak
+            fill = min(max(0.8, load), load * peak)
+            visits = _visits(app)
+            for comp in app.components:
+                need = demand * visits[comp.id] * comp.work.mean
+                assert need <= fill * _reference_capacity(sc, app, comp.id) * 1.001, (
+                    f"{g.template} seed {seed}: {app.id}/{comp.id} needs more than one node"
+                )
+
+
+def test_warmup_auto_covers_the_cold_start() -> None:
+    g = generate("video-analytics", 40, 3, 1)  # GPU images of up to 1.2 GB
+    warmup = float(g.document["warmup"].rstrip("s"))
+    assert 5.0 < warmup <= 30.0
+    assert generate("video-analytics", 40, 3, 1, {"warmup": "3s"}).document["warmup"] == "3s"
+    short = generate("video-analytics", 40, 3, 1, {"duration": "10s"})
+    assert short.document["warmup"] == "5s"  # at most half the run
+
+
+FAIR = {"duration": "30s"}
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_generated_scenarios_are_a_fair_challenge(template: str) -> None:
+    """A sensible policy copes (k8s-default: p95 within 3x the largest SLO, no node busier
+    than 90% on average), and a latency-aware one beats a random one."""
+    scores: dict[str, list[float]] = {"latency-greedy": [], "random": []}
+    for seed in (1, 2, 3):
+        sc = simcontinuum.load(generate(template, 30, 3, seed, FAIR).text)
+        slo = max(a.slo.latency_target or 0.0 for a in sc.applications if a.slo)
+        res = simcontinuum.run(sc, "k8s-default", seed=seed)
+        p95 = res.summary()["p95_latency_s"]
+        assert p95 <= 3 * slo, f"seed {seed}: k8s-default p95 {p95:.3f}s, SLO {slo:.3f}s"
+        tel = res.telemetry
+        util = tel[tel["metric"] == "node_cpu_utilisation"].groupby("id")["value"].mean()
+        assert util.max() <= 0.9, f"seed {seed}: node {util.idxmax()} at {util.max():.2f}"
+        for policy, out in scores.items():
+            out.append(simcontinuum.run(sc, policy, seed=seed).summary()["score"])
+    assert statistics.mean(scores["latency-greedy"]) < statistics.mean(scores["random"]), scores

@@ -3,6 +3,11 @@
 ``generate(template, nodes, apps, seed, overrides)`` draws a scenario from a template
 (``smart-city``, ``industrial-iot``, ``video-analytics``, ``random``), checks it (it loads, and
 first-fit can place every application at time zero) and returns it with its YAML text.
+The load is a fair challenge by construction: with ``load`` = u each component's peak demand
+fits on one typical node it may use at utilisation min(0.8, u x peak factor) (a static
+policy places one replica per component, on one node), devices send at realistic rates
+(``device_rate``), cpu requests reflect demand, and every SLO is one a latency-aware
+placement can meet (see :mod:`simcontinuum.generate.apps`).
 ``generate_family(config, out)`` writes a public and a hidden set from one distribution with
 disjoint seeds, plus a manifest.
 

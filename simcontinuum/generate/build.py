@@ -1,7 +1,9 @@
 """One generated scenario: template + size + seed + parameters -> a checked scenario document.
 
 Phases: resolve the parameters → draw the infrastructure → draw the applications → attach
-devices and set the load → failures, telemetry, control, scoring → validate with the loader →
+devices and calibrate the load, cpu requests and SLOs per component (see
+:mod:`simcontinuum.generate.apps`) → the warm-up (``auto``: the slowest cold start, see
+:func:`cold_start`) → failures, telemetry, control, scoring → validate with the loader →
 check that first-fit can place every application. If the draw is infeasible, the generator
 draws again from fresh named streams (``retry1/...``, ``retry2/...``), up to
 :data:`MAX_ATTEMPTS` times, then fails naming the constraint that failed.
@@ -14,9 +16,10 @@ the clock or global random state, so the same inputs give byte-identical files.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from simcontinuum.generate.params import GenerateError, plain, resolve
 from simcontinuum.generate.templates import TEMPLATES, Template
 from simcontinuum.generate.topology import Infra, draw, geometric, sites
 from simcontinuum.generate.units import rounded, seconds
+from simcontinuum.scenario.units import parse_bandwidth, parse_duration, parse_size
 
 MAX_ATTEMPTS = 8
 MAX_NODES = 1_000_000
@@ -163,7 +167,11 @@ def document(
     drafts = [
         application(tpl.profiles[i % len(tpl.profiles)], i, params, app_rng) for i in range(apps)
     ]
+    slowest = min((parse_bandwidth(link["bandwidth"]) for link in infra.links), default=1e9)
     entries = workload(infra, drafts, params, streams.get(f"{prefix}load"))
+    if params["warmup"] is None:
+        comps = [c for d in drafts for c in d.doc["components"]]
+        params = {**params, "warmup": cold_start(comps, slowest, params["duration"])}
     failures = _failures(infra, params, streams.get(f"{prefix}failures"))
     doc: dict[str, Any] = {
         "version": 1,
@@ -195,6 +203,22 @@ def document(
     return doc
 
 
+def cold_start(components: Iterable[dict[str, Any]], bandwidth: float, duration: float) -> float:
+    """The automatic warm-up: the slowest component's cold start (its image pulled over a link
+    of ``bandwidth`` bits/s, the slowest between compute nodes, then its startup) plus a
+    second, rounded up to whole seconds, at most half of ``duration``; requests arriving
+    while replicas are still starting are not scored.
+
+    >>> cold_start([{"image_size": "500MB", "startup": "3s"}], 1e9, 60.0)
+    8.0
+    """
+    slowest = 0.0
+    for c in components:
+        pull = 8.0 * parse_size(c.get("image_size", 0)) / max(bandwidth, 1.0)
+        slowest = max(slowest, pull + parse_duration(c.get("startup", 0)))
+    return float(min(math.ceil(slowest + 1.0), 0.5 * duration))
+
+
 def _failures(infra: Infra, p: dict[str, Any], rng: np.random.Generator) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for tier in ("cloud", "edge", "far_edge"):
@@ -220,4 +244,12 @@ def _header(tpl: str, nodes: int, apps: int, seed: int, given: Mapping[str, Any]
     )
 
 
-__all__ = ["MAX_ATTEMPTS", "Generated", "document", "generate", "template", "write_text"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Generated",
+    "cold_start",
+    "document",
+    "generate",
+    "template",
+    "write_text",
+]

@@ -25,6 +25,11 @@ examples:
 (cores.edge=[8,32], tier_mix.cloud=0.05, weights.cost=2). The same arguments always write
 the same bytes. Every generated file is checked: it loads, and first-fit can place every
 application at time zero (else the generator draws again, then names what failed).
+
+The load is set per component: with load=U each component's peak demand fits on one typical
+node it may use at utilisation min(0.8, U x peak factor); devices send at most device_rate
+(device_rate.camera=10 for 10 fps cameras); cpu requests follow demand; SLOs are raised to
+what a latency-aware placement meets. A sensible policy copes; a naive one pays in latency.
 """
 
 

@@ -36,6 +36,7 @@ from simcontinuum.scenario.units import (
 GEN_TIERS = ("cloud", "edge", "far_edge")
 LINK_CLASSES = ("device", "site", "metro", "cloud")
 SHAPES = ("chain", "fanout", "tree", "random", "mixed")
+DEVICE_KINDS = ("camera", "sensor", "button", "plc", "meter", "device")
 
 Range = tuple[float, float]
 
@@ -95,6 +96,11 @@ def _keyed(
     return check
 
 
+def _auto_or(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    """``auto`` (read as None: the generator decides) or a value ``parse`` accepts."""
+    return lambda v: None if v == "auto" else parse(v)
+
+
 def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
     return lambda v: None if v is None else parse(v)
 
@@ -145,13 +151,21 @@ _FRACTION = _number("a fraction between 0 and 1", maximum=1.0)
 
 PARAMS: tuple[Param, ...] = (
     Param("duration", "60s", _positive_duration, "simulated horizon"),
-    Param("warmup", "5s", parse_duration, "requests arriving earlier are not scored"),
+    Param(
+        "warmup",
+        "auto",
+        _auto_or(parse_duration),
+        "requests arriving earlier are not scored; auto: the slowest cold start (image pull "
+        "over the slowest link + startup, rounded up), at most half the duration",
+    ),
     Param(
         "load",
         0.3,
         _number("a target utilisation like 0.3", maximum=10.0),
-        "target mean utilisation of the compute the applications may use "
-        "(sum of cores x speed of their allowed tiers); sets every arrival rate",
+        "target mean utilisation of ONE node by each component (one replica runs on one node): "
+        "an app's rate lets each component's peak demand fill at most min(0.8, load x peak "
+        "factor) of a typical node it may use (lower quartile of cores x speed of its "
+        "non-far-edge nodes); load > 0.8 overloads on purpose; device_rate caps the rate",
     ),
     Param(
         "tier_mix",
@@ -238,7 +252,15 @@ PARAMS: tuple[Param, ...] = (
         "cpu_request",
         [0.25, 1.0],
         _range(lambda v: max(parse_cpu(v), 0.001), "a cpu quantity"),
-        "cores requested per replica",
+        "cores requested per replica; raised to the replica's peak busy cores on a typical "
+        "node / 0.8, so that a node whose requests fit is not oversubscribed",
+    ),
+    Param(
+        "device_rate",
+        {"camera": 30, "sensor": 2, "button": 0.5, "plc": 100, "meter": 1, "device": 5},
+        _keyed(_number("a rate per second"), DEVICE_KINDS, "device kind"),
+        "most requests per second one device of a kind sends (cameras: fps); with few "
+        "devices this, not load, sets the rate",
     ),
     Param("max_replicas", 4, _count("a number of replicas", minimum=1), "replicas.max"),
     Param(
@@ -251,7 +273,9 @@ PARAMS: tuple[Param, ...] = (
         "slo",
         ["50ms", "250ms"],
         _range(_positive_duration, "a duration"),
-        "p95 latency SLO per app, times 1 + (L-1)/2 for L components on its longest call path",
+        "p95 latency SLO per app, times 1 + (L-1)/2 for L components on its longest call path; "
+        "raised to what a latency-aware placement meets: the network round trip of 80% of its "
+        "requests + 1.25 x the estimated p95 compute and call time",
     ),
     Param(
         "mtbf",
@@ -332,7 +356,7 @@ def resolve(template_defaults: Mapping[str, Any], overrides: Mapping[str, Any]) 
             problems.append(f"{p.name}: {exc}")
     if problems:
         raise GenerateError(problems)
-    if out["warmup"] >= out["duration"]:
+    if out["warmup"] is not None and out["warmup"] >= out["duration"]:
         raise GenerateError(
             f"warmup ({raw['warmup']}) must be shorter than duration ({raw['duration']})"
         )
@@ -357,6 +381,7 @@ def plain(value: Any) -> Any:
 
 
 __all__ = [
+    "DEVICE_KINDS",
     "GEN_TIERS",
     "LINK_CLASSES",
     "PARAMS",

@@ -67,7 +67,7 @@ SMART_CITY = Template(
     {
         "tier_mix": {"cloud": 0.02, "edge": 0.13, "far_edge": 0.85},
         "app_size": [2, 3],
-        "slo": ["100ms", "300ms"],
+        "slo": ["40ms", "120ms"],
         "diurnal_amplitude": 0.5,
     },
 )
@@ -175,7 +175,7 @@ VIDEO_ANALYTICS = Template(
         "work": ["3ms", "15ms"],
         "cpu_request": [0.5, 2.0],
         "request_size": ["50KB", "400KB"],
-        "slo": ["60ms", "200ms"],
+        "slo": ["40ms", "150ms"],
     },
 )
 
@@ -198,6 +198,7 @@ RANDOM = Template(
         "app_shape": "mixed",
         "app_size": [2, 6],
         "apps_per_site": 1,
+        "slo": ["30ms", "150ms"],
     },
 )
 

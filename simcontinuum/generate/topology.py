@@ -22,6 +22,7 @@ from the generator passed in, never from global state.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from simcontinuum.generate.units import bandwidth, memory, ms, rounded
+from simcontinuum.scenario.units import parse_duration
 
 Rng = np.random.Generator
 
@@ -45,6 +47,25 @@ class Attach:
     latency: tuple[float, float]  # device link latency range, seconds
 
 
+@dataclass(frozen=True)
+class NodeKind:
+    """Hardware shared by ``count`` nodes (one named node, or one node group): what the load
+    calibration needs to know about the nodes a component may use."""
+
+    name: str  # node id, or node group prefix
+    tier: str
+    cores: int
+    speed: float
+    gpu_speedup: float  # 1.0 without a GPU
+    labels: frozenset[str]
+    count: int
+
+    @property
+    def capacity(self) -> float:
+        """Cores x speed of one node: core-seconds of reference work it does per second."""
+        return self.cores * self.speed
+
+
 @dataclass
 class Infra:
     """The generated infrastructure so far (documents, plus what later steps need)."""
@@ -53,8 +74,58 @@ class Infra:
     links: list[dict[str, Any]]
     attach: list[Attach]
     registry: str
-    capacity: dict[str, float] = field(default_factory=dict)  # tier -> sum of cores x speed
     edge_nodes: list[str] = field(default_factory=list)  # named edge nodes (outage targets)
+    kinds: list[NodeKind] = field(default_factory=list)  # every node, by hardware
+
+    def add(self, name: str, fields: dict[str, Any], count: int = 1) -> None:
+        """Count ``count`` nodes with the hardware ``fields`` (a node or node group document)
+        called ``name`` (node id or group prefix)."""
+        tier = str(fields["tier"])
+        gpu = fields.get("gpu")
+        speedup = float(gpu["speedup"]) if gpu else 1.0
+        labels = frozenset(fields.get("labels", ()))
+        cores, speed = int(fields["cores"]), float(fields["speed"])
+        self.kinds.append(NodeKind(name, tier, cores, speed, speedup, labels, count))
+
+
+class Distances:
+    """One-way latency (seconds) of min-latency paths over ``links`` (scenario link documents)
+    between named nodes and node groups; a group stands for each of its members. Searches are
+    cached per source; links added later are not seen (devices are leaves: no path needs them).
+
+    >>> d = Distances([{"a": "gw", "b": "cloud-0", "latency": "20ms"},
+    ...                {"group": "gw-w", "b": "gw", "latency": "1ms"}])
+    >>> round(d.source("gw-w")["cloud-0"], 6)
+    0.021
+    """
+
+    def __init__(self, links: list[dict[str, Any]]) -> None:
+        adj: dict[str, list[tuple[str, float]]] = {}
+        for link in links:
+            a, b = str(link.get("a") or link["group"]), str(link["b"])
+            lat = parse_duration(link["latency"])
+            adj.setdefault(a, []).append((b, lat))
+            adj.setdefault(b, []).append((a, lat))
+        self._adj = adj
+        self._cache: dict[str, dict[str, float]] = {}
+
+    def source(self, src: str) -> dict[str, float]:
+        """Latency from ``src`` to every node or group it reaches (itself: 0)."""
+        if src in self._cache:
+            return self._cache[src]
+        dist = {src: 0.0}
+        heap = [(0.0, src)]
+        while heap:
+            d, v = heapq.heappop(heap)
+            if d > dist[v]:
+                continue
+            for w, lat in self._adj.get(v, ()):
+                nd = d + lat
+                if nd < dist.get(w, math.inf):
+                    dist[w] = nd
+                    heapq.heappush(heap, (nd, w))
+        self._cache[src] = dist
+        return dist
 
 
 def tier_counts(n: int, mix: dict[str, float]) -> tuple[int, int, int]:
@@ -128,10 +199,6 @@ class _Hardware:
         return out
 
 
-def _capacity(fields: dict[str, Any], count: int = 1) -> float:
-    return float(fields["cores"] * fields["speed"] * count)
-
-
 def _link(a: str, b: str, lat: float, bw: float, group: bool = False) -> dict[str, Any]:
     return {("group" if group else "a"): a, "b": b, "latency": ms(lat), "bandwidth": bandwidth(bw)}
 
@@ -140,7 +207,7 @@ def _cloud(p: dict[str, Any], hw: _Hardware, rng: Rng, n_cloud: int, infra: Infr
     """``cloud-0`` plus up to three instance-type groups behind it."""
     head = {"id": "cloud-0", **hw.fields("cloud")}
     cluster: dict[str, Any] = {"id": "cloud", "nodes": [head]}
-    infra.capacity["cloud"] += _capacity(head)
+    infra.add("cloud-0", head)
     rest = n_cloud - 1
     kinds = min(rest, 3)
     groups = []
@@ -149,7 +216,7 @@ def _cloud(p: dict[str, Any], hw: _Hardware, rng: Rng, n_cloud: int, infra: Infr
         fields = hw.fields("cloud")
         prefix = f"cloud-{'abc'[k]}"
         groups.append({"prefix": prefix, "count": count, **fields})
-        infra.capacity["cloud"] += _capacity(fields, count)
+        infra.add(prefix, fields, count)
         lat, bw = draw(rng, p["latency"]["site"]), draw(rng, p["bandwidth"]["site"])
         infra.links.append(_link(prefix, "cloud-0", lat, bw, group=True))
     if groups:
@@ -174,7 +241,7 @@ def _site_sizes(rng: Rng, n_edge: int, size: tuple[float, float] | None) -> list
 def sites(n_nodes: int, p: dict[str, Any], rng: Rng) -> Infra:
     """A cloud and edge sites (see the module docstring); devices are left as attach points."""
     n_cloud, n_edge, n_far = tier_counts(n_nodes, p["tier_mix"])
-    infra = Infra([], [], [], "cloud-0", {"cloud": 0.0, "edge": 0.0, "far_edge": 0.0})
+    infra = Infra([], [], [], "cloud-0")
     hw = _Hardware(p, rng)
     _cloud(p, hw, rng, n_cloud, infra)
     sizes = _site_sizes(rng, n_edge, p["site_size"])
@@ -184,7 +251,7 @@ def sites(n_nodes: int, p: dict[str, Any], rng: Rng) -> Infra:
         gateways.append(gw)
         node = {"id": gw, **hw.fields("edge")}
         cluster: dict[str, Any] = {"id": f"site-{k}", "nodes": [node]}
-        infra.capacity["edge"] += _capacity(node)
+        infra.add(gw, node)
         infra.edge_nodes.append(gw)
         lat, bw = draw(rng, p["latency"]["cloud"]), draw(rng, p["bandwidth"]["cloud"])
         uplink = _link(gw, "cloud-0", lat, bw)
@@ -199,7 +266,7 @@ def sites(n_nodes: int, p: dict[str, Any], rng: Rng) -> Infra:
             cluster.setdefault("node_groups", []).append(
                 {"prefix": prefix, "count": count, **fields}
             )
-            infra.capacity["edge"] += _capacity(fields, count)
+            infra.add(prefix, fields, count)
             lat, bw = draw(rng, p["latency"]["site"]), draw(rng, p["bandwidth"]["site"])
             infra.links.append(_link(prefix, gw, lat, bw, group=True))
         infra.clusters.append(cluster)
@@ -282,7 +349,7 @@ def geometric(n_nodes: int, p: dict[str, Any], rng: Rng) -> Infra:
     pts = rng.random((m_cloud + m_edge + m_dev, 2))
     order = np.argsort(np.hypot(pts[:, 0] - 0.5, pts[:, 1] - 0.5), kind="stable")
     pts = pts[order]
-    infra = Infra([], [], [], "cloud-0", {"cloud": 0.0, "edge": 0.0, "far_edge": 0.0})
+    infra = Infra([], [], [], "cloud-0")
     hw = _Hardware(p, rng)
     hubs: list[str] = []
     counts = _split(rng, n_cloud, m_cloud) + _split(rng, n_edge, m_edge)
@@ -295,13 +362,13 @@ def geometric(n_nodes: int, p: dict[str, Any], rng: Rng) -> Infra:
         node = {"id": hub, **hw.fields(tier), "location": location}
         cluster: dict[str, Any] = {"id": f"{'dc' if tier == 'cloud' else 'zone'}-{j}"}
         cluster["nodes"] = [node]
-        infra.capacity[tier] += _capacity(node)
+        infra.add(hub, node)
         if tier == "edge":
             infra.edge_nodes.append(hub)
         if count > 1:
             fields = {**hw.fields(tier), "location": location}
             cluster["node_groups"] = [{"prefix": f"{hub}-n", "count": count - 1, **fields}]
-            infra.capacity[tier] += _capacity(fields, count - 1)
+            infra.add(f"{hub}-n", fields, count - 1)
             lat, bw = draw(rng, p["latency"]["site"]), draw(rng, p["bandwidth"]["site"])
             infra.links.append(_link(f"{hub}-n", hub, lat, bw, group=True))
         infra.clusters.append(cluster)
@@ -342,4 +409,14 @@ def _location_count(n: int, size: tuple[float, float] | None) -> int:
     return max(1, round(n / max(1.0, (size[0] + size[1]) / 2)))
 
 
-__all__ = ["Attach", "Infra", "draw", "draw_int", "geometric", "sites", "tier_counts"]
+__all__ = [
+    "Attach",
+    "Distances",
+    "Infra",
+    "NodeKind",
+    "draw",
+    "draw_int",
+    "geometric",
+    "sites",
+    "tier_counts",
+]
