@@ -70,9 +70,13 @@ def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"a seed is a whole number from 0 to 2**63 - 1, got {text!r}"
+        ) from None
     if value < 0 or value >= 2**63:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"a seed is a whole number from 0 to 2**63 - 1, got {text!r}"
+        )
     return value
 
 

@@ -202,10 +202,10 @@ def test_a_file_over_the_size_limit_fails_the_run(board: dict[str, object]) -> N
 
 @pytest.mark.xfail(
     strict=True,
-    reason="experiment/leaderboard.py: a submission can read the organizer's "
-    "/proc/<ppid>/cmdline (the --scenarios path), environ and cwd, and then open the hidden "
-    "scenarios; the threat model says no path reaches it. Not fixable in-process for argv "
-    "(world-readable); document it, or run children as another user / under hidepid=2",
+    reason="known limitation, stated in the threat model (leaderboard docstring, README): a "
+    "same-user child can read the organizer's /proc/<ppid>/cmdline (the --scenarios path), "
+    "environ and cwd, then open the hidden scenarios; only another user, hidepid=2 or a "
+    "container prevents it",
 )
 def test_the_child_cannot_read_the_organizer_process(board: dict[str, object]) -> None:
     state, reason = status(board, "parent_snoop")

@@ -362,12 +362,6 @@ def test_cli_strict_exits_2_with_the_traceback_and_writes_nothing(
 # ----------------------------------------------------------------------------- known holes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/control.py: ChangeSpec's cpu/memory are not checked: a negative or NaN "
-    "request is admitted (Node.fits compares allocated + cpu <= cores), lowering the node's "
-    "allocation so that later replicas over-commit it",
-)
 @pytest.mark.parametrize(
     "spec",
     [{"cpu": -100.0}, {"cpu": math.nan}, {"memory": -1e12}],
@@ -385,12 +379,6 @@ def test_change_spec_with_impossible_requests_is_rejected(spec: dict[str, float]
     assert at_2s["cpu"].sum() <= 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/control.py applies a policy's actions outside the guarded call: a field of "
-    "the wrong type (ChangeSpec cpu='lots' -> TypeError in Node.fits, image=[...] -> "
-    "unhashable) crashes the run instead of being a rejected row",
-)
 @pytest.mark.parametrize(
     "spec", [{"cpu": "lots"}, {"image": ["x"]}], ids=["cpu-text", "image-list"]
 )
@@ -400,11 +388,6 @@ def test_change_spec_with_wrong_field_types_is_rejected(spec: dict[str, Any]) ->
     assert {r[2] for r in rows(res, "plan")} <= {"rejected", "error"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/control.py catches Exception only: a policy calling sys.exit() (SystemExit) "
-    "ends the whole run, and the CLI exits with the policy's status and saves nothing",
-)
 def test_a_policy_calling_sys_exit_is_recorded() -> None:
     res = run(Hostile(plan=raise_(SystemExit(3))), telemetry=False)
     assert_ran_to_the_end(res)

@@ -14,6 +14,7 @@ goes through :class:`~simcontinuum.engine.replicas.Deployer`, which admits or re
 from __future__ import annotations
 
 import functools
+import math
 import signal
 import threading
 import time
@@ -133,7 +134,7 @@ class Controller:
                     f"policy {what}() exceeded {self.timeout:g} s (--strict)"
                 ) from None
             return False, None, time.perf_counter() - started
-        except Exception as exc:  # a broken policy is recorded, never silent
+        except (Exception, SystemExit) as exc:  # a broken policy is recorded, never silent
             self.errors += 1
             tb = traceback.format_exc(limit=-3)
             self.record(what, "error", outcome="error", reason=f"{type(exc).__name__}: {exc}")
@@ -239,7 +240,10 @@ class Controller:
             self._bad(call, f"{call}() must return a list of actions, got {type(actions).__name__}")
             return
         for action in actions:
-            self.apply(call, action)
+            try:
+                self.apply(call, action)
+            except (TypeError, ValueError) as exc:  # fields of the wrong type or value
+                self._bad(call, f"invalid action {action!r}: {type(exc).__name__}: {exc}")
 
     def apply(self, call: str, action: Any) -> None:
         """Apply one action, recording its outcome."""
@@ -403,7 +407,10 @@ class Controller:
         old = _newest_on(rt, action.node)
         node, why = self._node(action.node)
         new = None
-        if old is None:
+        bad_spec = _spec_problem(action)
+        if bad_spec:
+            node, why = None, bad_spec
+        elif old is None:
             why = f"no live replica of {rt.app}/{rt.id} on '{action.node}'"
         elif node is not None:
             # the new spec must fit beside the old replica, which runs until it is replaced
@@ -496,6 +503,22 @@ def _drain_once_running(sim: Simulation, new: Replica, old: Replica, reason: str
 
 def _drain(sim: Simulation, old: Replica, reason: str, _new: Replica) -> None:
     sim.deployer.drain(old, reason)
+
+
+def _spec_problem(action: ChangeSpec) -> str | None:
+    """What is wrong with a ChangeSpec's new requests or image, or ``None``."""
+    for name in ("cpu", "memory"):
+        value = getattr(action, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{name} must be a number, got {value!r}"
+        if not math.isfinite(value) or value < 0 or (name == "cpu" and value == 0):
+            sign = "positive" if name == "cpu" else "non-negative"
+            return f"{name} must be a finite {sign} number, got {value!r}"
+    if action.image is not None and not isinstance(action.image, str):
+        return f"image must be a string, got {action.image!r}"
+    return None
 
 
 def _kind(action: Any) -> str:

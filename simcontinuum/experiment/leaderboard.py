@@ -15,9 +15,12 @@ exits (``os._exit``) gets failed rows with the reason; the others are ranked as 
 Threat model — this is isolation against *mistakes*, not a security sandbox:
 
 - the child runs under the organizer's user account; it can read every file that user can
-  read, so it *could* find and read the hidden scenario files if it knew or guessed where
-  they are (it is never told: no path is in its arguments, environment, working directory or
-  the objects it receives), open network connections, or start processes;
+  read, so it *can* find and read the hidden scenario files: it is never told where they
+  are (no path is in its own arguments, environment, working directory or the objects it
+  receives), but the organizer's process is visible to it — ``/proc/<parent>/cmdline``
+  (readable by every user) holds the ``--scenarios`` folder, and ``/proc/<parent>/environ``
+  and ``cwd`` are readable by the same user. It can also open network connections and
+  start processes;
 - it shares the process with the simulator, so a malicious policy could tamper with the
   engine or forge its own result lines;
 - resource limits bound CPU, memory, open files and file size, not disk use elsewhere or the

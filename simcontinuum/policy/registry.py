@@ -62,6 +62,7 @@ BUILTIN_POLICIES: Mapping[str, PolicyEntry] = MappingProxyType(
 )
 """The built-in baselines and adaptive policies by name (read-only)."""
 
+
 class PolicyRegistry:
     """Policy names: the built-ins, entry points, and what is registered on this instance.
 

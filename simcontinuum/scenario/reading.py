@@ -101,7 +101,12 @@ def read_yaml_file(path: str | os.PathLike[str]) -> Any:
                 [f"{name}: the file is larger than {MAX_FILE_BYTES // 2**20} MiB"], source=name
             )
         with open(name, encoding="utf-8") as fh:
-            text = fh.read()
+            # read one character past the limit: special files (/dev/zero) report size 0
+            text = fh.read(MAX_FILE_BYTES + 1)
+        if len(text) > MAX_FILE_BYTES:
+            raise ScenarioError(
+                [f"{name}: the file is larger than {MAX_FILE_BYTES // 2**20} MiB"], source=name
+            )
     except FileNotFoundError:
         raise ScenarioError([f"{name}: no such file"], source=name) from None
     except IsADirectoryError:
