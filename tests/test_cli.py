@@ -159,7 +159,10 @@ def test_readme_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     commands = _readme_commands()
     assert len(commands) >= 8
     for command in commands:
-        argv = [str(tmp_path / a) if a.startswith("out/") else a for a in shlex.split(command)[1:]]
+        argv = [
+            re.sub(r"(^|:)out/", lambda m: f"{m.group(1)}{tmp_path}/", a)
+            for a in shlex.split(command)[1:]
+        ]
         assert main(argv) == Exit.OK, command
 
 
