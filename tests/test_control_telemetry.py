@@ -146,3 +146,27 @@ def test_every_sample_is_in_the_results() -> None:
     # an application's sample travels from its entry replica's node (e1)
     assert (apps["delivered_s"] - apps["time_s"] == DELAY).all()
     assert not math.isnan(apps.loc[apps["metric"] == "app_request_rate", "value"].iloc[-1])
+
+
+def test_reading_records_never_pins_the_growing_buffers() -> None:
+    """A frame kept alive after its function returned (as a sampling profiler or a traceback
+    keeps it) must not hold a numpy view of a record buffer: the run would then fail with
+    ``BufferError: cannot resize an array that is exporting buffers`` at the next append."""
+    import sys
+    from array import array
+
+    import numpy as np
+
+    from simcontinuum.engine.buffers import copy_of, take
+
+    kept = []
+    buf = array("d", [1.0, 2.0, 3.0])
+
+    def read() -> np.ndarray:
+        out = take(buf, np.float64, np.array([0, 2])) + copy_of(buf, np.float64, 1)[:2]
+        kept.append(sys._getframe())  # what Dask's profiler does to a running task
+        return out
+
+    assert read().tolist() == [3.0, 6.0]
+    buf.append(4.0)  # would raise BufferError if a view were still alive
+    assert len(kept) == 1

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simcontinuum.engine.buffers import copy_of, take
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -133,17 +135,18 @@ class TelemetrySampler:
         if len(self._deferred):
             idx = np.concatenate([self._deferred, idx])
         self._mark = end
-        ts = np.frombuffer(tr.e_t, dtype=np.float64)[:end][idx]
+        ts = take(tr.e_t, np.float64, idx)
         due = ts <= now
         self._deferred = idx[~due]
         idx, ts = idx[due], ts[due]
-        rids = np.frombuffer(tr.e_rid, dtype=np.int64)[:end][idx]
-        st = np.frombuffer(tr.e_status, dtype=np.int8)[:end][idx]
-        t0 = np.frombuffer(tr.t0, dtype=np.float64)
-        src = np.frombuffer(tr.src, dtype=np.int64)
+        rids = take(tr.e_rid, np.int64, idx)
+        st = take(tr.e_status, np.int8, idx)
         app_of_source = sim.source_app_index
-        apps = app_of_source[src[rids]] if len(rids) else np.empty(0, dtype=np.int64)
-        lat = ts - t0[rids] if len(rids) else np.empty(0)
+        if len(rids):
+            apps = app_of_source[take(tr.src, np.int64, rids)]
+            lat = ts - take(tr.t0, np.float64, rids)
+        else:
+            apps, lat = np.empty(0, dtype=np.int64), np.empty(0)
         for app in sim.apps:
             if not app.active:
                 continue
@@ -203,12 +206,12 @@ class TelemetrySampler:
 
         return pd.DataFrame(
             {
-                "time_s": np.frombuffer(self.time, dtype=np.float64).copy(),
-                "delivered_s": np.frombuffer(self.delivered, dtype=np.float64).copy(),
+                "time_s": copy_of(self.time, np.float64),
+                "delivered_s": copy_of(self.delivered, np.float64),
                 "kind": pd.Categorical(self.kind),
                 "id": self.id,
                 "metric": pd.Categorical(self.metric),
-                "value": np.frombuffer(self.value, dtype=np.float64).copy(),
+                "value": copy_of(self.value, np.float64),
             }
         )
 
@@ -227,17 +230,17 @@ class DeliveredTelemetry:
         s = self._s
         lo = bisect.bisect_left(s.time, self.now - seconds)
         hi = len(s.time)
-        delivered = np.frombuffer(s.delivered, dtype=np.float64)[lo:hi]
+        delivered = copy_of(s.delivered, np.float64, lo, hi)
         keep = np.flatnonzero(delivered <= self.now)
         idx = keep + lo
         return pd.DataFrame(
             {
-                "time_s": np.frombuffer(s.time, dtype=np.float64)[idx],
+                "time_s": take(s.time, np.float64, idx),
                 "delivered_s": delivered[keep],
                 "kind": [s.kind[i] for i in idx],
                 "id": [s.id[i] for i in idx],
                 "metric": [s.metric[i] for i in idx],
-                "value": np.frombuffer(s.value, dtype=np.float64)[idx],
+                "value": take(s.value, np.float64, idx),
             }
         )
 

@@ -47,6 +47,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from simcontinuum.engine.buffers import take
 from simcontinuum.policy.api import Deploy, Move, constraint_violation
 
 if TYPE_CHECKING:
@@ -268,17 +269,17 @@ class _Ended:
         if len(self._deferred):
             idx = np.concatenate([self._deferred, idx])
         self._mark = end
-        ts = np.frombuffer(tr.e_t, dtype=np.float64)[:end][idx] if end else np.empty(0)
+        ts = take(tr.e_t, np.float64, idx)
         due = ts <= now
         self._deferred = idx[~due]
         idx, ts = idx[due], ts[due]
         out = _Stats()
         if not len(idx):
             return out
-        rids = np.frombuffer(tr.e_rid, dtype=np.int64)[:end][idx]
-        status = np.frombuffer(tr.e_status, dtype=np.int8)[:end][idx]
-        t0 = np.frombuffer(tr.t0, dtype=np.float64)[rids]
-        apps = self.sim.source_app_index[np.frombuffer(tr.src, dtype=np.int64)[rids]]
+        rids = take(tr.e_rid, np.int64, idx)
+        status = take(tr.e_status, np.int8, idx)
+        t0 = take(tr.t0, np.float64, rids)
+        apps = self.sim.source_app_index[take(tr.src, np.int64, rids)]
         lat = ts - t0
         ok = status == 0
         bad = ~ok

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simcontinuum.engine.buffers import copy_of
 from simcontinuum.engine.traffic import STATUS_NAMES
 from simcontinuum.metrics.recorder import (
     ACTION_COLUMNS,
@@ -86,16 +87,16 @@ def _requests(sim: Simulation, horizon: float) -> pd.DataFrame:
 
     tr = sim.traffic
     n = len(tr.t0)
-    t0 = np.frombuffer(tr.t0, dtype=np.float64).copy() if n else np.empty(0)
-    src = np.frombuffer(tr.src, dtype=np.int64).copy() if n else np.empty(0, dtype=np.int64)
+    t0 = copy_of(tr.t0, np.float64)
+    src = copy_of(tr.src, np.int64)
     end = np.full(n, np.nan)
     status = np.full(n, 3, dtype=np.int8)  # incomplete unless it ended
     lb = np.full(n, np.nan)
     if len(tr.e_rid):
-        rid = np.frombuffer(tr.e_rid, dtype=np.int64)
-        end[rid] = np.frombuffer(tr.e_t, dtype=np.float64)
-        status[rid] = np.frombuffer(tr.e_status, dtype=np.int8)
-        lb[rid] = np.frombuffer(tr.e_lb, dtype=np.float64)
+        rid = copy_of(tr.e_rid, np.int64)
+        end[rid] = copy_of(tr.e_t, np.float64)
+        status[rid] = copy_of(tr.e_status, np.int8)
+        lb[rid] = copy_of(tr.e_lb, np.float64)
     late = end > horizon  # answered after the horizon: still in flight then
     status[late] = 3
     end[status == 3] = np.nan
