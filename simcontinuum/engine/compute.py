@@ -18,9 +18,28 @@ Invariants:
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simcontinuum.model import Node
+
+
+class Usage(NamedTuple):
+    """What a node is billed for up to some time (see :meth:`NodeState.usage`)."""
+
+    hours: float  # billed node-hours: the whole span if ``always``, hosting time if not
+    core_seconds: float  # requested cores x seconds of its replicas
+    up_seconds: float
+    kwh: float  # energy of the linear power model
+
+    def cost(self, node: Node, energy_price_per_kwh: float) -> float:
+        """Node-hours, core-hours and energy priced (egress is billed per link)."""
+        price = node.price
+        return (
+            self.hours * price.per_hour
+            + self.core_seconds / 3600.0 * price.per_core_hour
+            + self.kwh * energy_price_per_kwh
+        )
+
 
 if TYPE_CHECKING:
     from simcontinuum.engine.replicas import Replica
@@ -148,3 +167,20 @@ class NodeState:
         if not self.replicas and self.active_since is not None:
             self.active_seconds += now - self.active_since
             self.active_since = None
+
+    def usage(self, t: float) -> Usage:
+        """Billing and energy up to time ``t`` (``t`` >= the last event so far)."""
+        n = self.node
+        if n.price.billing == "always":
+            hours = t / 3600.0
+        else:
+            active = self.active_seconds
+            if self.active_since is not None:
+                active += t - self.active_since
+            hours = active / 3600.0
+        core_seconds = self.core_seconds + sum(r.cpu * (t - r.created) for r in self.replicas)
+        down = self.down_seconds + (t - self.down_since if self.down_since is not None else 0.0)
+        up_seconds = max(0.0, t - down)
+        busy = min(self.busy_seconds(t), self.cores * up_seconds)
+        joules = n.power.idle_w * up_seconds + (n.power.max_w - n.power.idle_w) * busy / n.cores
+        return Usage(hours, core_seconds, up_seconds, joules / 3.6e6)

@@ -319,23 +319,9 @@ def bill(sim: Simulation, t: float) -> tuple[float, float]:
     energy_price = sim.scenario.scoring.energy_price_per_kwh
     total = kwh_total = 0.0
     for node in sim.nodes:
-        n = node.node
-        if n.price.billing == "always":
-            hours = t / 3600.0
-        else:
-            active = node.active_seconds
-            if node.active_since is not None:
-                active += t - node.active_since
-            hours = active / 3600.0
-        core_seconds = node.core_seconds + sum(r.cpu * (t - r.created) for r in node.replicas)
-        down = node.down_seconds + (t - node.down_since if node.down_since is not None else 0.0)
-        up_seconds = max(0.0, t - down)
-        busy = min(node.busy_seconds(t), node.cores * up_seconds)
-        joules = n.power.idle_w * up_seconds + (n.power.max_w - n.power.idle_w) * busy / n.cores
-        kwh = joules / 3.6e6
-        total += hours * n.price.per_hour + core_seconds / 3600.0 * n.price.per_core_hour
-        total += kwh * energy_price
-        kwh_total += kwh
+        use = node.usage(t)
+        total += use.cost(node.node, energy_price)
+        kwh_total += use.kwh
     for (a, b), nbytes in sim.traffic.egress_bytes.items():
         total += nbytes / 1e9 * sim.network.link(a, b).egress_price_per_gb
     return total, kwh_total

@@ -147,19 +147,7 @@ def _cost(sim: Simulation, horizon: float) -> pd.DataFrame:
     for node in sim.nodes:
         n = node.node
         key = (n.id, n.tier, n.cluster)
-        if n.price.billing == "always":
-            hours = horizon / 3600.0
-        else:
-            active = node.active_seconds
-            if node.active_since is not None:
-                active += horizon - node.active_since
-            hours = active / 3600.0
-        core_seconds = node.core_seconds + sum(r.cpu * (horizon - r.created) for r in node.replicas)
-        down = node.down_seconds + (horizon - node.down_since if node.down_since is not None else 0)
-        up_seconds = max(0.0, horizon - down)
-        busy = min(node.busy_seconds(horizon), node.cores * up_seconds)
-        joules = n.power.idle_w * up_seconds + (n.power.max_w - n.power.idle_w) * busy / n.cores
-        kwh = joules / 3.6e6
+        hours, core_seconds, _up, kwh = node.usage(horizon)
         rows.append((*key, "node_hours", hours, "h", hours * n.price.per_hour, 0.0))
         rows.append(
             (
