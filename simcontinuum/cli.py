@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum import __version__
+from simcontinuum.argtypes import seed
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
 if TYPE_CHECKING:
@@ -64,20 +65,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
         raise SystemExit(Exit.BAD_INPUT)
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"a seed is a whole number from 0 to 2**63 - 1, got {text!r}"
-        ) from None
-    if value < 0 or value >= 2**63:
-        raise argparse.ArgumentTypeError(
-            f"a seed is a whole number from 0 to 2**63 - 1, got {text!r}"
-        )
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a built-in name (see 'simcontinuum policies') or path/file.py:Class "
         "(default: first-fit)",
     )
-    p.add_argument("--seed", "-s", type=_seed, help="overrides the scenario's seed")
+    p.add_argument("--seed", "-s", type=seed, help="overrides the scenario's seed")
     p.add_argument("--out", "-o", metavar="DIR", help="write the results here (Parquet)")
     p.add_argument("--force", action="store_true", help="replace --out if it has content")
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")

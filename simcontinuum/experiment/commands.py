@@ -10,6 +10,8 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.argtypes import positive_int, seed
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -50,26 +52,6 @@ code at scale). Writes leaderboard.csv, leaderboard_runs.csv and leaderboard.htm
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {text!r}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add ``bench`` and ``leaderboard`` to the CLI."""
     p = subparsers.add_parser(
@@ -85,9 +67,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--scenarios", "-S", nargs="+", required=True, metavar="PATH", help="files or folders"
     )
-    p.add_argument("--seeds", type=_positive, default=10, help="seeds per pair (default: 10)")
-    p.add_argument("--first-seed", type=_seed, default=0, help="first seed (default: 0)")
-    p.add_argument("--jobs", "-j", type=_positive, default=1, help="parallel tasks (default: 1)")
+    p.add_argument("--seeds", type=positive_int, default=10, help="seeds per pair (default: 10)")
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
+    p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel tasks (default: 1)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="run store and tables")
     p.add_argument(
         "--executor",
@@ -97,7 +79,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--address", metavar="tcp://HOST:8786", help="an existing Dask scheduler")
     p.add_argument("--baseline", metavar="POLICY", help="compare every policy to this one")
-    p.add_argument("--chunk", type=_positive, help="seeds per task (default: automatic)")
+    p.add_argument("--chunk", type=positive_int, help="seeds per task (default: automatic)")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no tables")
     p.set_defaults(handler=cmd_bench)
@@ -112,16 +94,16 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("submissions", metavar="SUBMISSIONS", help="folder of *.py, one per team")
     p.add_argument("--scenarios", "-S", nargs="+", required=True, metavar="PATH")
-    p.add_argument("--seeds", type=_positive, default=5, help="seeds per scenario (default: 5)")
-    p.add_argument("--first-seed", type=_seed, default=0, help="first seed (default: 0)")
+    p.add_argument("--seeds", type=positive_int, default=5, help="seeds per scenario (default: 5)")
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
     p.add_argument("--out", "-o", required=True, metavar="DIR")
-    p.add_argument("--jobs", "-j", type=_positive, default=1, help="submissions at once")
+    p.add_argument("--jobs", "-j", type=positive_int, default=1, help="submissions at once")
     p.add_argument(
         "--time-limit", type=float, default=600.0, help="wall seconds per submission (600)"
     )
-    p.add_argument("--cpu-limit", type=_positive, help="CPU seconds (default: --time-limit)")
-    p.add_argument("--memory-limit", type=_positive, default=4096, help="MiB (default: 4096)")
-    p.add_argument("--open-files", type=_positive, default=256, help="(default: 256)")
+    p.add_argument("--cpu-limit", type=positive_int, help="CPU seconds (default: --time-limit)")
+    p.add_argument("--memory-limit", type=positive_int, default=4096, help="MiB (default: 4096)")
+    p.add_argument("--open-files", type=positive_int, default=256, help="(default: 256)")
     p.add_argument(
         "--lenient",
         action="store_true",

@@ -5,9 +5,10 @@ print. Cheap to import: pandas, scikit-learn, the engine and the executors load 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import TYPE_CHECKING, Any
+
+from simcontinuum.argtypes import natural_int, positive_int, seconds
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,36 +50,6 @@ file for --policy fixed:FILE.
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _natural(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
-    return value
-
-
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -109,8 +80,8 @@ def register(subparsers: Any) -> None:
         metavar="SEED",
         help="seeds: a range 0..9 (inclusive) and/or numbers (default: 0..9)",
     )
-    p.add_argument("--window", type=_seconds, default=30.0, help="outcome window, s (30)")
-    p.add_argument("--interval", type=_seconds, help="s between control rows (default: control)")
+    p.add_argument("--window", type=seconds, default=30.0, help="outcome window, s (30)")
+    p.add_argument("--interval", type=seconds, help="s between control rows (default: control)")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help=".parquet or .csv")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.set_defaults(handler=cmd_dataset)
@@ -131,7 +102,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--kind", choices=("gradient-boosting", "random-forest"), default="random-forest"
     )
-    p.add_argument("--random-state", type=_natural, default=0, help="the estimator's seed (0)")
+    p.add_argument("--random-state", type=natural_int, default=0, help="the estimator's seed (0)")
     p.set_defaults(handler=cmd_train)
 
     p = subparsers.add_parser(
@@ -144,19 +115,19 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--algorithm", choices=("ga",), default="ga", help="ga (genetic algorithm)")
-    p.add_argument("--generations", "-g", type=_natural, default=10, help="(default: 10)")
-    p.add_argument("--population", "-P", type=_positive, default=16, help="(default: 16)")
+    p.add_argument("--generations", "-g", type=natural_int, default=10, help="(default: 10)")
+    p.add_argument("--population", "-P", type=positive_int, default=16, help="(default: 16)")
     p.add_argument(
-        "--eval-seeds", type=_positive, default=1, help="seeds per individual (default: 1)"
+        "--eval-seeds", type=positive_int, default=1, help="seeds per individual (default: 1)"
     )
-    p.add_argument("--first-seed", type=_natural, default=0, help="first evaluation seed (0)")
-    p.add_argument("--seed", "-s", type=_natural, default=0, help="the GA's seed (default: 0)")
-    p.add_argument("--elitism", type=_natural, default=2, help="best kept as is (default: 2)")
-    p.add_argument("--tournament", type=_positive, default=3, help="tournament size (3)")
+    p.add_argument("--first-seed", type=natural_int, default=0, help="first evaluation seed (0)")
+    p.add_argument("--seed", "-s", type=natural_int, default=0, help="the GA's seed (default: 0)")
+    p.add_argument("--elitism", type=natural_int, default=2, help="best kept as is (default: 2)")
+    p.add_argument("--tournament", type=positive_int, default=3, help="tournament size (3)")
     p.add_argument("--crossover", choices=("uniform", "one-point"), default="uniform")
     p.add_argument("--crossover-rate", type=_share, default=0.9, help="(default: 0.9)")
     p.add_argument("--mutation-rate", type=_share, help="per gene (default: 1 / genes)")
-    p.add_argument("--jobs", "-j", type=_positive, default=1, help="parallel simulations (1)")
+    p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel simulations (1)")
     p.add_argument(
         "--executor",
         choices=("auto", "inline", "process", "dask"),
