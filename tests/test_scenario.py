@@ -957,9 +957,9 @@ def test_fuzz_yaml_text_raises_only_scenario_error(line: int, text: str, replace
         assert not any(p.startswith("internal error") for p in err.problems), err.problems
 
 
-def test_link_contention_is_refused_until_simulated() -> None:
-    """A parameter the engine would ignore is an error, never silently dropped."""
+def test_link_contention_is_read() -> None:
+    """``network: {contention: true}`` reaches the topology (the engine then queues messages
+    on links; see tests/test_engine_contention.py)."""
     doc = yaml.safe_load((SCENARIOS / "quickstart.yaml").read_text())
     doc["infrastructure"]["network"] = {"contention": True}
-    with pytest.raises(ScenarioError, match="contention"):
-        load_scenario(doc)
+    assert load_scenario(doc).topology.contention is True

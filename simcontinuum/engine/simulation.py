@@ -27,6 +27,7 @@ from simcontinuum.engine.arrivals import WorkSampler
 from simcontinuum.engine.compute import NodeState
 from simcontinuum.engine.control import Controller
 from simcontinuum.engine.failures import Failures
+from simcontinuum.engine.links import ContendedTraffic
 from simcontinuum.engine.network import Network
 from simcontinuum.engine.replicas import AppRuntime, ComponentRuntime, Deployer
 from simcontinuum.engine.streams import Streams
@@ -78,7 +79,8 @@ class Simulation:
             [self.app_by_id[s.app].index for s in scenario.sources], dtype=np.int64
         )
         self.migrations = 0
-        self.traffic = Traffic(self)
+        contended = scenario.topology.contention
+        self.traffic = ContendedTraffic(self) if contended else Traffic(self)
         self.policy = policy
         self.policy_name = policy_name(policy)
         self.control = Controller(self, policy, strict=strict)

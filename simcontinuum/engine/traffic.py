@@ -55,7 +55,7 @@ class _Pump:
 class _Step:
     """One visit of a request to one component replica."""
 
-    __slots__ = ("back", "callbacks", "epoch", "join", "lat2", "replica", "rid")
+    __slots__ = ("back", "callbacks", "epoch", "hops", "join", "lat2", "replica", "resp", "rid")
     _ok = True
     back: float  # seconds for the answer to reach the caller
     callbacks: list | None
@@ -64,6 +64,8 @@ class _Step:
     lat2: float  # pure link latency there and back
     replica: Replica
     rid: int
+    hops: list  # link contention only: the route's hops, caller to replica
+    resp: float  # link contention only: response bytes
 
 
 class _Join:
@@ -89,6 +91,7 @@ class Traffic:
         self._node_ids = [n.id for n in sim.nodes]
         self._arrive_cb = [self._arrive]
         self._done_cb = [self._done]
+        self.contended = False  # see simcontinuum.engine.links.ContendedTraffic
         self._pump_cb = [self._on_pump]
         self._pump: _Pump | None = None
         self._clocks: dict[int, ArrivalClock] = {}
@@ -247,8 +250,16 @@ class Traffic:
         step.join = join
         step.lat2 = lat + lat
         step.back = lat + resp_size * k
+        if self.contended:  # links are FIFO servers: the transfer goes hop by hop
+            self._send_request(step, caller, req_size, resp_size, now)
+            return
         step.callbacks = self._arrive_cb
         heappush(self._queue, (now + lat + req_size * k, PRIORITY, next(self._eid), step))
+
+    def _send_request(
+        self, step: _Step, caller: int, req_size: float, resp_size: float, now: float
+    ) -> None:
+        raise NotImplementedError("link contention is simulated by ContendedTraffic")
 
     def _candidates(self, rt: ComponentRuntime, caller: int) -> list:
         """The lowest-latency running replicas of ``rt`` seen from node ``caller``."""

@@ -123,12 +123,6 @@ def check_links(ctx: Context) -> list[str]:
                 f"(first at {seen[pair]}); keep one"
             )
         seen.setdefault(pair, path)
-    if ctx.doc.infrastructure.network.contention:
-        # refused rather than silently ignored: the engine has no link-contention model yet
-        out.append(
-            "infrastructure.network.contention: link contention (links as FIFO servers) is "
-            "not simulated by this version of simcontinuum; set it to false or remove it"
-        )
     return out
 
 
