@@ -252,3 +252,29 @@ def test_reference_policy_ratios() -> None:
     assert s["ratio_score"] == pytest.approx(1.0)
     assert s["ratio_cost"] == pytest.approx(1.0)
     assert s["ratio_failed_rate"] is None  # 0 / 0: no ratio
+
+
+def test_finalize_keeps_whole_records_after_an_interrupt_mid_append() -> None:
+    """A signal can land between two appends of one record (seen in CI as a shape
+    mismatch): finalize keeps whole records only; the half-ended request is incomplete."""
+    from pathlib import Path
+
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.policy.registry import load_policy
+
+    root = Path(__file__).resolve().parents[1]
+    sc = simcontinuum.load(root / "scenarios" / "quickstart.yaml")
+    sim = Simulation(sc, load_policy("first-fit"))
+    sim.start()
+    sim.env.run(until=20.0)
+    tr = sim.traffic
+    pending = next(i for i in range(len(tr.t0)) if i not in set(tr.e_rid))
+    tr.e_rid.append(pending)  # the end record of `pending` was cut after its first column
+    tr.t0.append(20.0)  # and a new request was cut between its two columns
+    sim.telemetry.time.append(20.0)  # a telemetry row cut after its first column
+    sim.interrupted = True
+    res = sim.finalize(0.0)
+    rq = res.requests
+    assert len(rq) == len(tr.src)
+    assert rq.loc[rq["request_id"] == pending, "status"].item() == "incomplete"
+    assert len(res.telemetry) == len(sim.telemetry.value)

@@ -204,14 +204,23 @@ class TelemetrySampler:
         """Every sample taken, with its delivery time (NaN: lost)."""
         import pandas as pd
 
+        # whole rows only: an interrupted run may have stopped between two appends
+        n = min(
+            len(self.time),
+            len(self.delivered),
+            len(self.kind),
+            len(self.id),
+            len(self.metric),
+            len(self.value),
+        )
         return pd.DataFrame(
             {
-                "time_s": copy_of(self.time, np.float64),
-                "delivered_s": copy_of(self.delivered, np.float64),
-                "kind": pd.Categorical(self.kind),
-                "id": self.id,
-                "metric": pd.Categorical(self.metric),
-                "value": copy_of(self.value, np.float64),
+                "time_s": copy_of(self.time, np.float64, 0, n),
+                "delivered_s": copy_of(self.delivered, np.float64, 0, n),
+                "kind": pd.Categorical(self.kind[:n]),
+                "id": self.id[:n],
+                "metric": pd.Categorical(self.metric[:n]),
+                "value": copy_of(self.value, np.float64, 0, n),
             }
         )
 

@@ -86,17 +86,22 @@ def _requests(sim: Simulation, horizon: float) -> pd.DataFrame:
     import pandas as pd
 
     tr = sim.traffic
-    n = len(tr.t0)
-    t0 = copy_of(tr.t0, np.float64)
-    src = copy_of(tr.src, np.int64)
+    # A signal may land between two appends of one record: keep only whole records (a
+    # request whose end was half-written is still in flight, so incomplete).
+    n = min(len(tr.t0), len(tr.src))
+    t0 = copy_of(tr.t0, np.float64, 0, n)
+    src = copy_of(tr.src, np.int64, 0, n)
     end = np.full(n, np.nan)
     status = np.full(n, 3, dtype=np.int8)  # incomplete unless it ended
     lb = np.full(n, np.nan)
-    if len(tr.e_rid):
-        rid = copy_of(tr.e_rid, np.int64)
-        end[rid] = copy_of(tr.e_t, np.float64)
-        status[rid] = copy_of(tr.e_status, np.int8)
-        lb[rid] = copy_of(tr.e_lb, np.float64)
+    m = min(len(tr.e_rid), len(tr.e_t), len(tr.e_status), len(tr.e_lb))
+    if m:
+        rid = copy_of(tr.e_rid, np.int64, 0, m)
+        whole = rid < n
+        rid = rid[whole]
+        end[rid] = copy_of(tr.e_t, np.float64, 0, m)[whole]
+        status[rid] = copy_of(tr.e_status, np.int8, 0, m)[whole]
+        lb[rid] = copy_of(tr.e_lb, np.float64, 0, m)[whole]
     late = end > horizon  # answered after the horizon: still in flight then
     status[late] = 3
     end[status == 3] = np.nan
