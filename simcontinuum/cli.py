@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         "policies",
         help="list the built-in policies",
         description="List the built-in and installed policies.",
+        epilog="examples:\n"
+        "  simcontinuum policies\n"
+        "  simcontinuum run scenarios/hackathon.yaml --policy two-level\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:

@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
         help="check policy-<name>.py files the way the agent's loader reads them",
         description="Statically check MLSysOps policy files: name, functions, initialContext "
         "(packages, scope, analyze_interval), imports. Prints every finding; exits 2 on errors.",
+        epilog="examples:\n"
+        "  simcontinuum mlsysops check scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
+        "  simcontinuum mlsysops check my-policies/policy-*.py\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("files", nargs="+", metavar="FILE", help="policy-<name>.py files")
     c.set_defaults(handler=cmd_check)
@@ -46,6 +50,10 @@ def register(subparsers: Any) -> None:
         help="print the scenario that MLSysOps descriptions (+ an overlay) become",
         description="Translate a directory of MLSysOps description YAML files, with an overlay "
         "for what they lack, into a scenario file; exits 2 when they are invalid.",
+        epilog="examples:\n"
+        "  simcontinuum mlsysops translate scenarios/mlsysops-hackathon/descriptions \\\n"
+        "      --overlay scenarios/mlsysops-hackathon/overlay.yaml -o hackathon-as-scenario.yaml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("dir", metavar="DIR", help="directory of MLSysOps description files")
     t.add_argument("--overlay", metavar="FILE", help="overlay YAML in the scenario format")
