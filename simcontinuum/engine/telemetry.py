@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simcontinuum.engine.buffers import copy_of, take
+from simcontinuum.engine.traffic import EndedCursor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,8 +60,7 @@ class TelemetrySampler:
         self.value = array("d")
         self._last_t = 0.0
         self._last_busy = [0.0] * len(sim.nodes)
-        self._mark = 0  # request records before this index were looked at already
-        self._deferred = np.empty(0, dtype=np.int64)  # looked at, but ending after the sample
+        self._ended = EndedCursor(sim)  # requests count once they have ended
         self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
         self._last_comp_busy: dict[str, float] = {}
 
@@ -127,26 +127,8 @@ class TelemetrySampler:
 
     def _sample_apps(self, now: float, dt: float) -> None:
         sim = self.sim
-        tr = sim.traffic
-        end = len(tr.e_rid)
-        # an ok request is recorded when its answer time is known, which may be later than
-        # now: count each request in the sample after it has really ended
-        idx = np.arange(self._mark, end, dtype=np.int64)
-        if len(self._deferred):
-            idx = np.concatenate([self._deferred, idx])
-        self._mark = end
-        ts = take(tr.e_t, np.float64, idx)
-        due = ts <= now
-        self._deferred = idx[~due]
-        idx, ts = idx[due], ts[due]
-        rids = take(tr.e_rid, np.int64, idx)
-        st = take(tr.e_status, np.int8, idx)
-        app_of_source = sim.source_app_index
-        if len(rids):
-            apps = app_of_source[take(tr.src, np.int64, rids)]
-            lat = ts - take(tr.t0, np.float64, rids)
-        else:
-            apps, lat = np.empty(0, dtype=np.int64), np.empty(0)
+        done = self._ended.read(now)
+        st, apps, lat = done.status, done.app, done.end - done.arrival
         for app in sim.apps:
             if not app.active:
                 continue

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from array import array
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from simcontinuum.engine.arrivals import INF, ArrivalClock
+from simcontinuum.engine.buffers import take
 from simcontinuum.engine.control import nominal_rate
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
 
@@ -401,3 +402,47 @@ def _billable(network: Network, route: Route) -> tuple[tuple[str, str], ...]:
         if link.egress_price_per_gb > 0:
             out.append((link.a, link.b))
     return tuple(out)
+
+
+class Ended(NamedTuple):
+    """Requests that ended in a span of time, one entry each (see :class:`EndedCursor`)."""
+
+    rid: np.ndarray  # request ids
+    end: np.ndarray  # end times, seconds
+    status: np.ndarray  # OK, FAILED, DROPPED
+    arrival: np.ndarray  # arrival times, seconds
+    app: np.ndarray  # application indices
+
+
+class EndedCursor:
+    """Reads the requests that have ended since the last read.
+
+    An ok request is recorded as soon as its answer time is known, which may be later than
+    the time of the read: such a record is held back and returned by the first read at or
+    after its end time, so a reader never sees the future.
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self._mark = 0  # records before this index were looked at already
+        self._deferred = np.empty(0, dtype=np.int64)  # looked at, ending later
+
+    def read(self, now: float) -> Ended:
+        """Every request that ended at or before ``now`` and was not read before."""
+        tr = self.sim.traffic
+        end = len(tr.e_rid)
+        idx = np.arange(self._mark, end, dtype=np.int64)
+        if len(self._deferred):
+            idx = np.concatenate([self._deferred, idx])
+        self._mark = end
+        ts = take(tr.e_t, np.float64, idx)
+        due = ts <= now
+        self._deferred = idx[~due]
+        idx, ts = idx[due], ts[due]
+        rids = take(tr.e_rid, np.int64, idx)
+        if len(rids):
+            arrival = take(tr.t0, np.float64, rids)
+            app = self.sim.source_app_index[take(tr.src, np.int64, rids)]
+        else:
+            arrival, app = np.empty(0), np.empty(0, dtype=np.int64)
+        return Ended(rids, ts, take(tr.e_status, np.int8, idx), arrival, app)

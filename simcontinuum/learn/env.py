@@ -47,7 +47,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from simcontinuum.engine.buffers import take
+from simcontinuum.engine.traffic import EndedCursor
 from simcontinuum.policy.api import Deploy, Move, constraint_violation
 
 if TYPE_CHECKING:
@@ -250,37 +250,24 @@ class _Stats:
 
 
 class _Ended:
-    """Reads the requests that ended since the last call from the engine's buffers (a request
-    answered later than now waits for the call after its end, as telemetry does)."""
+    """Summarises the requests that ended since the last call (read through the engine's
+    :class:`~simcontinuum.engine.traffic.EndedCursor`, as telemetry does) for the reward."""
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
-        self._mark = 0
-        self._deferred = np.empty(0, dtype=np.int64)
+        self._cursor = EndedCursor(sim)
         apps = [a.app for a in sim.apps]
         self._targets = np.array(
             [a.slo.latency_target if a.slo and a.slo.latency_target else np.nan for a in apps]
         )
 
     def take(self, now: float) -> _Stats:
-        tr = self.sim.traffic
-        end = len(tr.e_rid)
-        idx = np.arange(self._mark, end, dtype=np.int64)
-        if len(self._deferred):
-            idx = np.concatenate([self._deferred, idx])
-        self._mark = end
-        ts = take(tr.e_t, np.float64, idx)
-        due = ts <= now
-        self._deferred = idx[~due]
-        idx, ts = idx[due], ts[due]
+        done = self._cursor.read(now)
         out = _Stats()
-        if not len(idx):
+        if not len(done.rid):
             return out
-        rids = take(tr.e_rid, np.int64, idx)
-        status = take(tr.e_status, np.int8, idx)
-        t0 = take(tr.t0, np.float64, rids)
-        apps = self.sim.source_app_index[take(tr.src, np.int64, rids)]
-        lat = ts - t0
+        status, t0, apps = done.status, done.arrival, done.app
+        lat = done.end - t0
         ok = status == 0
         bad = ~ok
         target = self._targets[apps]
