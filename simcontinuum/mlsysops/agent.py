@@ -397,28 +397,24 @@ class Cycle:
         )
 
     def _analyze_and_plan(self, agent: Agent, inst: Instance, args: _Args) -> Any:
+        called, status = self._invoke(inst, args, "analyze", "(bool, context)")
+        if not called or not status:
+            return None
+        called, plan = self._invoke(inst, args, "plan", "(plan, context)")
+        return plan if called else None
+
+    def _invoke(self, inst: Instance, args: _Args, call: str, shape: str) -> tuple[bool, Any]:
+        """Run ``analyze`` or ``plan``; keep the context it returns. A failure is recorded
+        and counts as not called (the agent's ``False`` / ``{}``)."""
         assert inst.file is not None
         try:
-            out = self.caller.call(
-                inst.file.function("analyze"), inst.context, *args.for_instance(inst)
-            )
-            status, ctx = _pair(out, "analyze", "(bool, context)")
+            out = self.caller.call(inst.file.function(call), inst.context, *args.for_instance(inst))
+            first, ctx = _pair(out, call, shape)
         except (Exception, asyncio.CancelledError) as exc:
-            self._fail(inst, "analyze", exc)
-            return None
-        self._set_context(inst, ctx, "analyze")
-        if not status:
-            return None
-        try:
-            out = self.caller.call(
-                inst.file.function("plan"), inst.context, *args.for_instance(inst)
-            )
-            plan, ctx = _pair(out, "plan", "(plan, context)")
-        except (Exception, asyncio.CancelledError) as exc:
-            self._fail(inst, "plan", exc)
-            return None
-        self._set_context(inst, ctx, "plan")
-        return plan
+            self._fail(inst, call, exc)
+            return False, None
+        self._set_context(inst, ctx, call)
+        return True, first
 
     def _set_context(self, inst: Instance, ctx: Any, call: str) -> None:
         if isinstance(ctx, dict):
