@@ -33,6 +33,12 @@ HACK = ROOT / "scenarios" / "mlsysops-hackathon"
 ENV = {"node_type": "virtualized", "os": "ubuntu", "container_runtime": ["containerd"]}
 
 
+
+def seen_by(pol: MLSysOpsPolicy) -> list[Any]:
+    """``SEEN`` of every instance module of the last run (each instance imports the file)."""
+    return [x for m in pol.instance_modules() for x in m.SEEN]
+
+
 def node(name: str, cluster: str, layer: str = "edge", cores: int = 4) -> dict[str, Any]:
     return {
         "MLSysOpsNode": {
@@ -427,7 +433,7 @@ def test_argument_shapes(sc: Scenario, tmp_path: Path, monkeypatch: pytest.Monke
     """
     pol = load_policy_file(make(tmp_path, "policy-shapes.py", record, interval="10s"))
     run(sc, pol)
-    seen = pol.files[0].module.SEEN
+    seen = seen_by(pol)
     assert len(seen) == 4  # at 0, 10, 20 and 30 s
     first, last = seen[0], seen[-1]
     (app,) = first["apps"]
@@ -481,7 +487,7 @@ def test_global_scope_sees_all_applications(tmp_path: Path) -> None:
         make(tmp_path, "policy-global.py", analyze, place, scope="global"), builtin=False
     )
     res = run(scn, pol)
-    assert pol.files[0].module.SEEN[0] == ["app"] and ["app", "app2"] in pol.files[0].module.SEEN
+    assert seen_by(pol)[0] == ["app"] and ["app", "app2"] in seen_by(pol)
     assert live(res, "app") == {"cls": ["n2"], "det": ["n1"]}
     assert live(res, "app2") == {"cls": ["n2"], "det": ["n1"]}
 
@@ -495,7 +501,7 @@ def test_application_scope_has_one_context_per_app(tmp_path: Path) -> None:
     """
     pol = load_policy_file(make(tmp_path, "policy-count.py", count, interval="10s"))
     run(scn, pol)
-    seen = pol.files[0].module.SEEN
+    seen = seen_by(pol)
     assert [n for a, n in seen if a == "app"] == [1, 2, 3, 4]
     assert [n for a, n in seen if a == "app2"] == [1, 2, 3, 4]
 
@@ -548,7 +554,7 @@ def test_missing_scope_never_runs(sc: Scenario, tmp_path: Path) -> None:
         and "never runs" in row.reason
     )
     assert any("never runs" in w for w in res.warnings)
-    assert pol.files[0].module.SEEN == [] and live(res)["det"] == ["n1"]
+    assert seen_by(pol) == [] and live(res)["det"] == ["n1"]
 
 
 def test_zero_interval_is_floored_and_recorded(sc: Scenario, tmp_path: Path) -> None:
@@ -560,7 +566,7 @@ def test_zero_interval_is_floored_and_recorded(sc: Scenario, tmp_path: Path) -> 
     res = run(sc, pol)
     adjusted = rows(res, call="analyze", kind="interval")
     assert len(adjusted) == 1 and "parses to 0" in adjusted.reason.iloc[0]
-    assert len(pol.files[0].module.SEEN) == 40  # once per 1 s cycle, not a busy loop
+    assert len(seen_by(pol)) == 40  # once per 1 s cycle, not a busy loop
 
 
 def test_scheduler_discards_later_plans_and_ignores_unknown_mechanisms(
@@ -607,7 +613,7 @@ def test_shim_never_leaks(sc: Scenario, tmp_path: Path, monkeypatch: pytest.Monk
     run(sc, pol)
     assert sys.modules["mlsysops"] is real
     assert [k for k in sys.modules if k.startswith("mlsysops.")] == []
-    assert pol.files[0].module.SEEN == ["simcontinuum.mlsysops.shim.mlsysops.utilities"] * 2
+    assert seen_by(pol) == ["simcontinuum.mlsysops.shim.mlsysops.utilities"] * 2
     assert not any(k.startswith("simcontinuum_mlsysops_policy_") for k in sys.modules)
 
 
@@ -657,7 +663,7 @@ def test_continuum_cluster_placement(tmp_path: Path) -> None:
     assert len(rows(res, kind="cluster_placement", outcome="scheduled")) == 1
     pol = load_policy_file(path, level="continuum")
     res = run(scn, pol)
-    assert pol.files[0].module.SEEN[0] == [
+    assert seen_by(pol)[0] == [
         "component_interactions",
         "components",
         "name",

@@ -132,6 +132,20 @@ class MLSysOpsPolicy:
             ([str(p) for p in self.paths], self.level, self.builtin, desc),
         )
 
+    def instance_modules(self, name: str | None = None) -> list[Any]:
+        """The modules of this run's policy instances (policy ``name``, or all), in the
+        agents' order. As on the framework, every instance — one per application for
+        ``application`` scope, one per agent for ``global`` — imports the file anew, so
+        module-level state is per instance; :attr:`files` holds the templates."""
+        if self._cycle is None:
+            return []
+        out = []
+        for agent in self._cycle._ordered_agents():
+            for inst in agent.instances:
+                if inst.file is not None and (name is None or inst.name == name):
+                    out.append(inst.file.module)
+        return out
+
     # ------------------------------------------------------------------ engine hooks
     def bind(self, controller: Any) -> None:
         """Record into ``controller``'s run and read its scenario (see

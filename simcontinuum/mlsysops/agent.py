@@ -22,10 +22,11 @@ still running the built-in cluster behaviour). A cycle, at simulated time ``now`
    discarded and claim nothing); unknown mechanism keys are ignored; ``fluidity`` plans are
    executed by :class:`~simcontinuum.mlsysops.fluidity.Fluidity`.
 
-The built-in core policy ``dynamicPlacement`` (replaced by a user policy of the same name)
-deploys each unplaced, unpinned component on a node drawn at random — from the run's
-``policy`` stream — among the up nodes that pass the fluidity checks; like the framework's it
-analyzes every 1 s and, after planning, waits 30 s before looking again.
+The built-in core policies are the framework's: ``staticPlacement`` deploys pinned components
+(``node_placement.node``) on their node, ``dynamicPlacement`` deploys every unplaced, unpinned
+component on one node drawn at random — from the run's ``policy`` stream — among all the
+cluster's nodes, then waits 30 s before looking again (see :meth:`Cycle._builtin_plan`). A
+user policy of the same name replaces either, as on the framework.
 
 Invariant: every exception of a policy is caught here, recorded (a row and one warning per
 distinct failure) and counts as ``False``/``{}``; only the engine's time-out (a
@@ -52,6 +53,7 @@ from simcontinuum.policy.api import Action, ClusterView, Deploy, Move, Remove
 SCOPES = ("application", "global")
 MIN_INTERVAL_S = 1.0  # the agent's plan-scheduler period; also our floor for "0s"
 BUILTIN_NAME = "dynamicPlacement"
+STATIC_NAME = "staticPlacement"
 PINNED_RETRY_S = 30.0
 CLUSTER_MECHANISMS = ("fluidity",)
 CONTINUUM_MECHANISMS = ("clusterPlacement",)
@@ -71,6 +73,7 @@ class Instance:
     file: PolicyFile | None = None  # None: the built-in placement
     app: str | None = None  # application scope: its application
     last_run: float = -math.inf
+    dead: str | None = None  # why the framework's analyze loop fails for it from now on
 
     @property
     def core(self) -> bool:
@@ -165,13 +168,14 @@ class Cycle:
                 [],
             )
         user_names = {p.file.name for p in policies}
+        # a user policy replaces the core policy of the same name (controllers/policy.py)
         self.core_placement = builtin and BUILTIN_NAME not in user_names
+        self.core_static = builtin and STATIC_NAME not in user_names
+        self.now = 0.0
         for agent in self._user_agents():
             for p in policies:
                 if p.scope == "global" and p.context is not None:
-                    agent.instances.append(
-                        Instance(p.file.name, "global", copy.deepcopy(p.context), p.file)
-                    )
+                    agent.instances.append(self._instance(p, None))
 
     # ------------------------------------------------------------------ helpers
     def _user_agents(self) -> list[Agent]:
@@ -189,10 +193,12 @@ class Cycle:
         """One agent cycle at ``now``; the simcontinuum actions to apply."""
         actions: list[Action] = []
         self._sync_apps(view)
+        self.now = now
+        self.caller.now = now
         for agent in self.agents.values():
             assert agent.fluidity is not None
             agent.fluidity.sync(view)
-            if self.builtin:
+            if self.core_static:
                 actions += self._keep_pinned(agent, view, now)
         with self.caller.cycle():
             for agent in self._ordered_agents():
@@ -227,15 +233,40 @@ class Cycle:
         agent.apps.append(app)
         if agent.fluidity is not None:
             agent.fluidity.register(app, self.desc.apps[app])
-            if self.core_placement:
-                ctx = {"configuration": {"analyze_interval": "1s"}, "scope": "application"}
-                agent.instances.append(Instance(BUILTIN_NAME, "application", ctx, None, app))
         if agent in self._user_agents():
             for p in self.policies:
                 if p.scope == "application" and p.context is not None:
-                    agent.instances.append(
-                        Instance(p.file.name, "application", copy.deepcopy(p.context), p.file, app)
-                    )
+                    agent.instances.append(self._instance(p, app))
+        if agent.fluidity is not None and self.core_placement:
+            # the agent starts user policies before core ones (templates are loaded in that
+            # order), so a dead user policy also blocks the core one of its application
+            ctx = {"configuration": {"analyze_interval": "1s"}, "scope": "application"}
+            agent.instances.append(Instance(BUILTIN_NAME, "application", ctx, None, app))
+
+    def _instance(self, p: Loaded, app: str | None) -> Instance:
+        """A running instance of ``p``: the agent clones the template, imports the file anew
+        (its own module: module-level state is per instance) and calls ``initialize()``
+        again, updating a copy of the template's context with what it returns."""
+        from simcontinuum.errors import PolicyError
+        from simcontinuum.mlsysops.policyfile import load_policy_module
+
+        assert p.context is not None and p.scope is not None
+        context = copy.deepcopy(p.context)
+        file = p.file
+        try:
+            file = load_policy_module(p.file.path, self.now)
+            fresh = self.caller.call_sync(file.function("initialize"))
+            if isinstance(fresh, dict):
+                context.update(copy.deepcopy(fresh))
+        except (PolicyError, Exception) as exc:
+            reason = (
+                f"policy {p.file.name!r}: importing/initializing its instance"
+                f"{' for ' + repr(app) if app else ''} failed ({type(exc).__name__}: {exc}); "
+                "it runs with the template's context, as the agent does"
+            )
+            self.note(Note("initialize", "error", "error", reason, app))
+            self.warn((p.file.name, "instance", type(exc).__name__), reason)
+        return Instance(p.file.name, p.scope, context, file, app)
 
     def _unregister(self, agent: Agent, app: str) -> None:
         agent.apps.remove(app)
@@ -311,38 +342,40 @@ class Cycle:
     def _builtin_plan(
         self, agent: Agent, inst: Instance, view: ClusterView
     ) -> dict[str, Any] | None:
-        """The core ``dynamicPlacement``: initial deploys of unplaced, unpinned components."""
-        fl = agent.fluidity
-        assert fl is not None and inst.app is not None
-        st = fl.apps[inst.app]
-        todo = {}
-        for comp in st.component_names():
-            spec = st.component(comp) or {}
-            if (spec.get("node_placement") or {}).get("node") or st.hosts.get(comp):
+        """The core ``dynamicPlacement`` (``policy-cluster-dynamicPlacement.py`` of 0.1.12):
+        when a component without ``node_placement.node`` has no pod (``node_placed`` is
+        None), draw **one** node at random among *all* the nodes of the cluster description
+        and deploy every such component there in an initial plan, then wait 30 s before
+        analyzing again (1 s while everything is placed). There is no eligibility filter: a
+        node that fails fluidity's checks fails the plan, and the next draw comes 30 s later.
+        The draw comes from the run's ``policy`` stream."""
+        assert inst.app is not None
+        spec = self.desc.apps.get(inst.app, {})
+        placed = view.placements.get(inst.app, {})
+        todo = []
+        for comp in spec.get("components") or []:
+            if not isinstance(comp, Mapping):
                 continue
-            hosts = fl.eligible(spec, view)
-            if not hosts:
-                key = ("no-host", inst.app, comp)
-                if key not in self.warned:
-                    self.warned.add(key)
-                    self.note(
-                        Note(
-                            "plan",
-                            "deploy",
-                            "rejected",
-                            "dynamicPlacement: no node of the cluster passes the fluidity checks",
-                            inst.app,
-                            comp,
-                        )
-                    )
+            name = (comp.get("metadata") or {}).get("name")
+            if (comp.get("node_placement") or {}).get("node") or placed.get(name):
                 continue
-            todo[comp] = [
-                {"action": "deploy", "host": str(hosts[int(self.rng.integers(len(hosts)))])}
-            ]
+            todo.append(str(name))
         inst.context["configuration"]["analyze_interval"] = "30s" if todo else "1s"
         if not todo:
             return None
-        return {"fluidity": {"name": inst.app, "deployment_plan": {"initial_plan": True, **todo}}}
+        nodes = list((agent.system_description.get("MLSysOpsCluster") or {}).get("nodes") or [])
+        if not nodes:
+            reason = (
+                "dynamicPlacement: the cluster description lists no nodes "
+                "(random.choice raises IndexError on the framework; its plan is {})"
+            )
+            self.note(Note("plan", "error", "error", reason, inst.app))
+            self.warn(("no-nodes", agent.ident), reason)
+            return None
+        host = str(nodes[int(self.rng.integers(len(nodes)))])
+        plan: dict[str, Any] = {c: [{"action": "deploy", "host": host}] for c in todo}
+        plan["initial_plan"] = True
+        return {"fluidity": {"name": inst.app, "deployment_plan": plan}}
 
     # ------------------------------------------------------------------ one agent
     def _agent_cycle(
@@ -350,7 +383,14 @@ class Cycle:
     ) -> list[Action]:
         args: _Args | None = None
         plans: list[tuple[Instance, Any]] = []
+        blocked: set[str | None] = set()  # applications whose analyze loop fails this cycle
         for inst in list(agent.instances):
+            if inst.scope == "application" and inst.app in blocked:
+                continue
+            if inst.dead is not None or self._dies(inst):
+                if inst.scope == "application":
+                    blocked.add(inst.app)
+                continue
             if not self._due(inst, now):
                 continue
             inst.last_run = now
@@ -365,6 +405,37 @@ class Cycle:
             if plan is not None:
                 plans.append((inst, plan))
         return self._schedule(agent, plans, view)
+
+    def _dies(self, inst: Instance) -> bool:
+        """Whether the agent's analyze loop fails on ``inst`` from now on: it reads
+        ``context['configuration']['analyze_interval']`` and matches it with a regex before
+        every analyze, so a context that is None (``analyze`` returned ``(False, None)``), not a
+        dict, without that key, or with a non-string interval raises there, every loop. The
+        policy is dead; at application scope the loop over the application's policies stops at
+        it, so the policies after it (the core dynamicPlacement among them) never run either."""
+        ctx = inst.context
+        try:
+            raw = ctx["configuration"]["analyze_interval"]  # type: ignore[index]
+            if not isinstance(raw, str):
+                raise TypeError(f"expected string or bytes-like object, got {type(raw).__name__}")
+        except Exception as exc:
+            inst.dead = f"{type(exc).__name__}: {exc}"
+            after = (
+                "; the policies after it for this application are blocked too (the agent's "
+                "per-application analyze loop stops at the failing one)"
+                if inst.scope == "application"
+                else ""
+            )
+            reason = (
+                f"policy {inst.name!r}: its context is now {_short(ctx)}, so the MLSysOps "
+                f"agent's analyze loop fails reading context['configuration']"
+                f"['analyze_interval'] ({inst.dead}) every time: the framework 0.1.12 never "
+                f"calls this policy again{after}"
+            )
+            self.note(Note("analyze", "dead", "error", reason, inst.app))
+            warnings.warn(reason, MLSysOpsWarning, stacklevel=5)
+            return True
+        return False
 
     def _due(self, inst: Instance, now: float) -> bool:
         raw = (
@@ -417,15 +488,9 @@ class Cycle:
         return True, first
 
     def _set_context(self, inst: Instance, ctx: Any, call: str) -> None:
-        if isinstance(ctx, dict):
-            inst.context = ctx
-            return
-        reason = (
-            f"policy {inst.name!r}: {call}() returned a context of type "
-            f"{type(ctx).__name__}, not a dict; the previous context is kept"
-        )
-        self.note(Note(call, "error", "error", reason, inst.app))
-        self.warn((inst.name, call, "context"), reason)
+        """The agent keeps whatever comes back as the context (``Policy.update_context``),
+        even None; :meth:`_dies` then reports what that does to the policy."""
+        inst.context = ctx
 
     # ------------------------------------------------------------------ scheduler
     def _schedule(
@@ -604,6 +669,11 @@ class Cycle:
             out.append(Move(app, comp, elsewhere[0], dst))
             out += [Remove(app, comp, n) for n in elsewhere[1:]]
         return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _pair(out: Any, call: str, shape: str) -> tuple[Any, Any]:
