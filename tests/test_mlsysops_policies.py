@@ -91,7 +91,9 @@ def app_doc(name: str, pinned: str | None, cluster: str | None = "c1") -> dict[s
     return doc
 
 
-def build(root: Path, *, two_clusters: bool = False, apps: int = 1) -> Scenario:
+def build(
+    root: Path, *, two_clusters: bool = False, apps: int = 1, pinned: str | None = "n1"
+) -> Scenario:
     d = root / "descriptions"
     d.mkdir(parents=True, exist_ok=True)
 
@@ -126,7 +128,7 @@ def build(root: Path, *, two_clusters: bool = False, apps: int = 1) -> Scenario:
     else:
         for i in range(apps):
             name = "app" if i == 0 else f"app{i + 1}"
-            put(f"apps/{name}.yaml", {"MLSysOpsApp": app_doc(name, "n1")})
+            put(f"apps/{name}.yaml", {"MLSysOpsApp": app_doc(name, pinned)})
     app_ids = (
         ["free"] if two_clusters else ["app" if i == 0 else f"app{i + 1}" for i in range(apps)]
     )

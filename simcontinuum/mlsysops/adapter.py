@@ -36,6 +36,7 @@ from typing import Any
 from simcontinuum.errors import PolicyError, ScenarioError
 from simcontinuum.mlsysops.agent import SCOPES, Cycle, Loaded, MLSysOpsWarning
 from simcontinuum.mlsysops.bridge import EngineBridge
+from simcontinuum.mlsysops.callenv import GlobalRandomState
 from simcontinuum.mlsysops.descriptions import Descriptions, read_descriptions, synthesize
 from simcontinuum.mlsysops.fluidity import Note
 from simcontinuum.mlsysops.policyfile import (
@@ -224,6 +225,9 @@ class MLSysOpsPolicy:
             nodes, clusters = view.nodes.values(), view.clusters
             apps, name = [a.app for a in view.apps.values()], "continuum"
         desc = synthesize(nodes, clusters, apps, name, base)
+        # policies see simulated time and the run's own global random sequences
+        self._caller.now = float(view.now)
+        self._caller.randomness = GlobalRandomState(self._rng)
         loaded, problems = self._initialize()
         cycle = Cycle(
             loaded,
