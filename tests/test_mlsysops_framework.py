@@ -3,9 +3,8 @@ state, dead contexts, the core placements (issue 14)."""
 
 from __future__ import annotations
 
-import random
+import random  # noqa: TID251 - the global generator is what is tested
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest

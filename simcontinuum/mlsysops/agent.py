@@ -145,6 +145,7 @@ class Cycle:
         self.warned: set[tuple[Any, ...]] = set()
         self.assigned: dict[str, str | None] = {}  # app -> cluster
         self.pinned_at: dict[tuple[str, str], float] = {}  # last pinned deploy per component
+        self.moved_to: dict[str, str] = {}  # app -> cluster named by a clusterPlacement plan
         self.agents: dict[str, Agent] = {}
         for cid, hosts in clusters.items():
             cdesc = copy.deepcopy(
@@ -232,7 +233,9 @@ class Cycle:
     def _register(self, agent: Agent, app: str) -> None:
         agent.apps.append(app)
         if agent.fluidity is not None:
-            agent.fluidity.register(app, self.desc.apps[app])
+            # the continuum agent writes the cluster it propagates an application to into
+            # cluster_placement.cluster_id (fluidity deploys only components of its cluster)
+            agent.fluidity.register(app, self.cluster_app(app, agent.ident))
         if agent in self._user_agents():
             for p in self.policies:
                 if p.scope == "application" and p.context is not None:
@@ -242,6 +245,21 @@ class Cycle:
             # order), so a dead user policy also blocks the core one of its application
             ctx = {"configuration": {"analyze_interval": "1s"}, "scope": "application"}
             agent.instances.append(Instance(BUILTIN_NAME, "application", ctx, None, app))
+
+    def cluster_app(self, app: str, cluster: str) -> dict[str, Any]:
+        """The application as a cluster agent has it: the CR the continuum propagated, whose
+        ``cluster_placement.cluster_id`` names the cluster (written when missing; replaced
+        by ``[cluster]`` after a clusterPlacement move, as 0.1.12's ``create_cr`` does)."""
+        spec = copy.deepcopy(self.desc.apps.get(app, {"name": app}))
+        placement = spec.get("cluster_placement")
+        if not isinstance(placement, dict):
+            placement = spec["cluster_placement"] = {}
+        if app in self.moved_to:
+            placement["cluster_id"] = [self.moved_to[app]]
+        elif not placement.get("cluster_id"):
+            placement["cluster_id"] = [cluster]
+            placement.setdefault("instances", 1)
+        return spec
 
     def _instance(self, p: Loaded, app: str | None) -> Instance:
         """A running instance of ``p``: the agent clones the template, imports the file anew
@@ -300,8 +318,11 @@ class Cycle:
 
     # ------------------------------------------------------------------ built-ins
     def _keep_pinned(self, agent: Agent, view: ClusterView, now: float) -> list[Action]:
-        """Fluidity deploys pinned components on their node, and again after a loss (at most
-        every ``PINNED_RETRY_S``, as a pod the engine refused would stay ``Pending``)."""
+        """The core ``staticPlacement``: a component pinned with ``node_placement.node`` is
+        deployed on its node. When its replica is lost (the node failed) it is deployed there
+        again once the node is up — Kubernetes restarts a pod bound to its node — at most
+        every ``PINNED_RETRY_S`` (a pod the engine refused would stay ``Pending``). A user
+        policy named ``staticPlacement`` replaces this, as on the framework."""
         fl = agent.fluidity
         assert fl is not None
         out: list[Action] = []
@@ -310,7 +331,7 @@ class Cycle:
             for comp in st.component_names():
                 spec = st.component(comp) or {}
                 host = (spec.get("node_placement") or {}).get("node")
-                if not host or st.hosts.get(comp) or host not in agent.hosts:
+                if not host or fl.placed(app, comp, view) or host not in agent.hosts:
                     continue
                 nv = view.nodes.get(host)
                 if nv is None or not nv.up:
@@ -335,7 +356,8 @@ class Cycle:
                 if now - self.pinned_at.get((app, comp), -math.inf) < PINNED_RETRY_S:
                     continue
                 self.pinned_at[(app, comp)] = now
-                st.hosts[comp] = [host]
+                if host not in st.host_names(comp):  # Kubernetes restarts a bound pod itself
+                    fl.record_pod(app, comp, host)
                 out.append(Deploy(app, comp, host))
         return out
 
@@ -544,6 +566,8 @@ class Cycle:
             actions, notes = agent.fluidity.execute(command, view)
             for n in notes:
                 self.note(n)
+                if n.outcome in ("warning", "ignored", "error") and n.reason:
+                    self.warn(("fluidity", n.app, n.reason), f"policy {inst.name!r}: {n.reason}")
             if actions:
                 self.note(
                     Note(
@@ -564,7 +588,14 @@ class Cycle:
         targets = [str(v) for v in action.values()] if isinstance(action, Mapping) else []
         apps_in = command.get("app") if isinstance(command, Mapping) else None
         items = apps_in if isinstance(apps_in, list) else [apps_in]
-        names = [str(a.get("name")) for a in items if isinstance(a, Mapping) and a.get("name")]
+        # 0.1.12's create_cr takes plan["app"][0]: one application per plan
+        names = [str(a.get("name")) for a in items[:1] if isinstance(a, Mapping) and a.get("name")]
+        if len(items) > 1:
+            self.warn(
+                ("cplace-first", inst.name),
+                f"policy {inst.name!r}: a clusterPlacement plan with {len(items)} applications; "
+                "the framework 0.1.12 would place only the first (plan['app'][0])",
+            )
         if not targets or not names:
             reason = (
                 "clusterPlacement expects {'action': {'component': <cluster_id>}, "
@@ -599,26 +630,6 @@ class Cycle:
                     )
                 )
                 continue
-            fixed = [
-                str(c)
-                for c in (self.desc.apps.get(app, {}).get("cluster_placement") or {}).get(
-                    "cluster_id"
-                )
-                or []
-            ]
-            if len(fixed) == 1 and fixed[0] != cluster:
-                self.note(
-                    Note(
-                        "plan",
-                        "cluster_placement",
-                        "rejected",
-                        f"the application's cluster_placement.cluster_id pins it to "
-                        f"{fixed[0]!r} (kept as a constraint by the simulator)",
-                        app,
-                        target=cluster,
-                    )
-                )
-                continue
             out += self._relocate(app, cluster, view)
             self.note(
                 Note(
@@ -639,6 +650,8 @@ class Cycle:
         if old is not None:
             self._unregister(self.agents[old], app)
         self.assigned[app] = cluster
+        # clusterPlacement overwrites the named cluster (cluster_placement.cluster_id)
+        self.moved_to[app] = cluster
         agent = self.agents[cluster]
         self._register(agent, app)
         fl = agent.fluidity
@@ -654,7 +667,7 @@ class Cycle:
             spec = st.component(comp) or {}
             pinned = (spec.get("node_placement") or {}).get("node")
             hosts = [pinned] if pinned in agent.hosts else fl.eligible(spec, view)
-            hosts = [h for h in hosts if h not in st.hosts.get(comp, [])]
+            hosts = [h for h in hosts if h not in st.host_names(comp)]
             if not hosts:
                 reason = f"no node of cluster {cluster!r} passes the fluidity checks"
                 self.note(
@@ -662,7 +675,7 @@ class Cycle:
                 )
                 continue
             dst = str(hosts[int(self.rng.integers(len(hosts)))])
-            st.hosts[comp] = [dst]
+            fl.record_pod(app, comp, dst)
             if not elsewhere:
                 out.append(Deploy(app, comp, dst))
                 continue
@@ -712,11 +725,11 @@ class _Args:
         )
         out = []
         for name in names:
-            spec = copy.deepcopy(self.cycle.desc.apps.get(name, {"name": name}))
             if self.agent.level == "cluster":
+                spec = self.cycle.cluster_app(name, self.agent.ident)
                 out.append({"name": name, "spec": spec, "app_uid": app_uid(name)})
             else:
-                out.append(spec)
+                out.append(copy.deepcopy(self.cycle.desc.apps.get(name, {"name": name})))
         return out
 
     def mechanisms(self) -> dict[str, Any]:
@@ -726,18 +739,10 @@ class _Args:
                 self._state = {"fluidity": {"state": state, "options": {}}}
             else:
                 self._state = {
-                    "clusterPlacement": {"state": self._continuum_state(), "options": {}}
+                    # 0.1.12's clusterPlacement: get_state() and get_options() return None
+                    "clusterPlacement": {"state": None, "options": None}
                 }
         return copy.deepcopy(self._state)
-
-    def _continuum_state(self) -> dict[str, Any]:
-        return {
-            "clusters": {cid: {"nodes": list(a.hosts)} for cid, a in self.cycle.agents.items()},
-            "applications": {
-                app: {"cluster_id": [cid] if cid else []}
-                for app, cid in self.cycle.assigned.items()
-            },
-        }
 
     def telemetry(self) -> dict[str, Any]:
         if self._telemetry is None:

@@ -132,19 +132,19 @@ class GlobalRandomState:
         import numpy as np
 
         saved_py = random.getstate()
-        saved_np = np.random.get_state()
+        saved_np = np.random.get_state()  # noqa: NPY002
         random.setstate(self.python)
         if self.numpy is None:
             np.random.seed(self._seed)  # noqa: NPY002, TID251 - the policy's global generator
         else:
-            np.random.set_state(self.numpy)
+            np.random.set_state(self.numpy)  # noqa: NPY002
         try:
             yield
         finally:
             self.python = random.getstate()
-            self.numpy = np.random.get_state()
+            self.numpy = np.random.get_state()  # noqa: NPY002
             random.setstate(saved_py)
-            np.random.set_state(saved_np)
+            np.random.set_state(saved_np)  # noqa: NPY002
 
 
 @contextmanager
@@ -169,7 +169,7 @@ def simulated_clock(now: float) -> Iterator[PolicyClock]:
 @contextmanager
 def policy_environment(now: float | None, randomness: GlobalRandomState | None) -> Iterator[None]:
     """Simulated clock at ``now`` (None: the real clock) and the run's global generators."""
-    with _maybe_clock(now), (randomness.active() if randomness is not None else _nothing()):
+    with _maybe_clock(now), randomness.active() if randomness is not None else _nothing():
         yield
 
 
