@@ -422,11 +422,17 @@ def test_change_spec(sc: Scenario, tmp_path: Path) -> None:
 def test_argument_shapes(sc: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLS_MLCONNECTOR_ENDPOINT", "http://ml:8090")
     record = """
-    df = await telemetry["query"](latest=True)
+    try:
+        df = await telemetry["query"](latest=True)
+    except ValueError as exc:  # the agent's store raises while it is empty
+        df = None
+        context["empty"] = str(exc)
     SEEN.append({
         "apps": application_description, "system": system_description,
         "mechanisms": mechanisms, "keys": sorted(telemetry),
-        "columns": list(telemetry["dataframe"].columns), "latest": df.to_dict("records"),
+        "columns": list(telemetry["dataframe"].columns),
+        "latest": [] if df is None else df.to_dict("records"),
+        "index": [] if df is None else list(df.index),
         "ml": ml_connector, "window": len(await telemetry["query"]()),
     })
     return False, context
@@ -459,7 +465,9 @@ def test_argument_shapes(sc: Scenario, tmp_path: Path, monkeypatch: pytest.Monke
     assert state["cluster"]["description"]["cluster_id"] == "c1"
     assert state["nodes"]["n1"]["components"]["det"]["app"] == "app"
     assert first["keys"] == ["dataframe", "grafana_endpoint", "prometheus_endpoint", "query"]
-    assert first["columns"] == ["node_load1", "latency_ms", "timestamp", "human_timestamp"]
+    assert first["columns"] == ["timestamp"]  # nothing scraped yet: the store is empty
+    assert last["columns"] == ["timestamp", "node_load1", "human_timestamp", "latency_ms"]
+    assert last["index"] == [5]  # the 6th sample (at 30 s) keeps its label, as iloc[-1:]
     assert first["latest"] == [] and first["ml"] == "http://ml:8090"
     (row,) = last["latest"]
     assert row["timestamp"] == 30.0 and row["human_timestamp"] == "1970-01-01 00:00:30"

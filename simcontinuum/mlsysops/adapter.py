@@ -21,7 +21,8 @@ policy runs outside an engine.
 
 Spec strings (``load_policy``): ``path/policy-x.py``, ``mlsysops:path/policy-x.py`` or
 ``mlsysops:path/dir`` (every ``policy-*.py`` in it), optionally followed by
-``?level=continuum`` and/or ``builtin=off`` joined with ``&``.
+``?level=continuum``, ``builtin=off`` and/or ``packages=install`` (pip-install the packages
+the files list in ``initialContext``, as the agent does) joined with ``&``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class MLSysOpsPolicy:
         builtin: bool = True,
         descriptions: str | os.PathLike[str] | Descriptions | None = None,
         search_path: Iterable[str | os.PathLike[str]] | None = None,
+        install_packages: bool = False,
     ) -> None:
         if level not in LEVELS:
             raise PolicyError(f"MLSysOps level must be one of {', '.join(LEVELS)}, got {level!r}")
@@ -94,7 +96,10 @@ class MLSysOpsPolicy:
         for p in items:
             found += find_policy_files(Path(p), [Path(d) for d in (search_path or ())])
         self.paths = found
-        self.files: list[PolicyFile] = [load_policy_module(p) for p in found]
+        self.install_packages = bool(install_packages)
+        self.files: list[PolicyFile] = [
+            load_policy_module(p, install_packages=self.install_packages) for p in found
+        ]
         seen: dict[str, Path] = {}
         for f in self.files:
             if f.name in seen:
@@ -297,14 +302,11 @@ class MLSysOpsPolicy:
                 loaded.append(Loaded(f, None, None))
                 continue
             loaded.append(Loaded(f, copy.deepcopy(ctx), str(scope)))
-            packages = ctx.get("packages")
-            if packages:
-                warnings.warn(
-                    f"policy {f.name!r} lists packages {packages}: the MLSysOps agent "
-                    "pip-installs them, simcontinuum does not (they must be importable here)",
-                    MLSysOpsWarning,
-                    stacklevel=4,
-                )
+            from simcontinuum.mlsysops.packages import hint, missing_packages, static_packages
+
+            missing = missing_packages(static_packages(f.path))
+            if missing:
+                warnings.warn(hint(f.path, missing), MLSysOpsWarning, stacklevel=4)
         return loaded, problems
 
     def _check_timing(self, cycle: Cycle, scenario: Any, loaded: list[Loaded]) -> None:
@@ -377,10 +379,13 @@ def load_policy_spec(
             opts["level"] = value
         elif key == "builtin" and value in ("on", "off", "true", "false", "1", "0"):
             opts["builtin"] = value in ("on", "true", "1")
+        elif key == "packages" and value in ("install", "check"):
+            opts["install_packages"] = value == "install"
         else:
             raise PolicyError(
-                f"policy '{text}': unknown option {item!r}; use level=cluster|continuum and "
-                "builtin=on|off, e.g. mlsysops:policy-x.py?level=continuum&builtin=off"
+                f"policy '{text}': unknown option {item!r}; use level=cluster|continuum, "
+                "builtin=on|off and packages=install|check, e.g. "
+                "mlsysops:policy-x.py?level=continuum&builtin=off"
             )
     if not path:
         raise PolicyError(f"policy '{text}': give a policy-<name>.py file or a directory")

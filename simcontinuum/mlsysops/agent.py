@@ -378,7 +378,7 @@ class Cycle:
         for comp in spec.get("components") or []:
             if not isinstance(comp, Mapping):
                 continue
-            name = (comp.get("metadata") or {}).get("name")
+            name = str((comp.get("metadata") or {}).get("name"))
             if (comp.get("node_placement") or {}).get("node") or placed.get(name):
                 continue
             todo.append(str(name))
@@ -437,7 +437,7 @@ class Cycle:
         it, so the policies after it (the core dynamicPlacement among them) never run either."""
         ctx = inst.context
         try:
-            raw = ctx["configuration"]["analyze_interval"]  # type: ignore[index]
+            raw = ctx["configuration"]["analyze_interval"]
             if not isinstance(raw, str):
                 raise TypeError(f"expected string or bytes-like object, got {type(raw).__name__}")
         except Exception as exc:
@@ -764,7 +764,29 @@ class _Args:
                             columns.append(str(q["application_metric_id"]))
             hosts = self.agent.hosts or [h for a in self.cycle.agents.values() for h in a.hosts]
             nodes = [self.view.nodes[h] for h in hosts if h in self.view.nodes]
-            frame = telemetry_frame(self.delivered, self.now, columns, list(self.agent.apps), nodes)
+            entry_hosts: dict[str, str] = {}
+            phase: float | None = None
+            for app in self.agent.apps:
+                av = self.view.apps.get(app)
+                if av is None:
+                    continue
+                placed = self.view.placements.get(app, {})
+                entry = list(placed.get(av.app.entry, ()))
+                if entry:
+                    entry_hosts[app] = entry[0]
+                for comp, where in placed.items():
+                    if phase is None and where:
+                        up = self.cycle.running(app, comp) if self.cycle.running else None
+                        phase = 2.0 if up is None or up else 1.0  # Running / Pending
+            frame = telemetry_frame(
+                self.delivered,
+                self.now,
+                columns,
+                list(self.agent.apps),
+                nodes,
+                entry_hosts=entry_hosts,
+                pod_phase=phase,
+            )
             self._telemetry = telemetry_argument(frame)
         t = self._telemetry
         return {**t, "dataframe": t["dataframe"].copy()}

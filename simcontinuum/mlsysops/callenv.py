@@ -86,7 +86,7 @@ def _monotonic_ns() -> int:
     return int(clock.now() * 1e9) if clock is not None else _REAL_MONOTONIC_NS()
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """A selector that never blocks: a wait for a timer advances the simulated clock."""
 
     def __init__(self, clock_of: Any) -> None:
@@ -156,13 +156,13 @@ def simulated_clock(now: float) -> Iterator[PolicyClock]:
     previous = active_clock()
     _LOCAL.clock = clock
     saved = (time.monotonic, time.monotonic_ns)
-    time.monotonic, time.monotonic_ns = _monotonic, _monotonic_ns  # type: ignore[assignment]
+    time.monotonic, time.monotonic_ns = _monotonic, _monotonic_ns
     try:
         with time_machine.travel(float(now), tick=True) as traveller:
             clock.traveller = traveller
             yield clock
     finally:
-        time.monotonic, time.monotonic_ns = saved  # type: ignore[assignment]
+        time.monotonic, time.monotonic_ns = saved
         _LOCAL.clock = previous
 
 

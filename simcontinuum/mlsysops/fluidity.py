@@ -603,7 +603,8 @@ class _PlanRun:
                 self.actions.append(Move(st.name, comp, src[1], host))
         self.actions += [Deploy(st.name, c, h) for c, h in created]
         self.actions += [Remove(st.name, c, h) for c, h in deleted]
-        for comp, old, new_spec, host in self.respecs:
+        for comp, old, new_spec, target in self.respecs:
+            host = str(target)
             if host != old:
                 self.actions.append(Move(st.name, comp, old, host))
             cpu, mem = requests_of(new_spec)

@@ -83,7 +83,9 @@ def find_policy_files(path: str | Path, search_path: Any = None) -> list[Path]:
     raise PolicyError(f"MLSysOps policy file '{path}' not found (looked at: {looked})")
 
 
-def load_policy_module(path: str | Path, now: float = 0.0) -> PolicyFile:
+def load_policy_module(
+    path: str | Path, now: float = 0.0, *, install_packages: bool = False
+) -> PolicyFile:
     """Import a policy file (with the ``mlsysops`` shim, on the simulated clock at ``now``)
     and check its three functions. Every call imports the file anew, as the agent does for
     every application (``controllers/policy.py``: one module per policy instance).
@@ -99,6 +101,9 @@ def load_policy_module(path: str | Path, now: float = 0.0) -> PolicyFile:
             f"'{path.name}': MLSysOps policy files are named policy-<name>.py "
             "(the agent loads only those; the name is the text after the first hyphen)"
         )
+    from simcontinuum.mlsysops.packages import hint, require_packages
+
+    missing = require_packages(path, install=install_packages)
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]
     modname = f"simcontinuum_mlsysops_policy_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
     spec = importlib.util.spec_from_file_location(modname, path)
@@ -110,8 +115,9 @@ def load_policy_module(path: str | Path, now: float = 0.0) -> PolicyFile:
         with shim_modules(), simulated_clock(now):
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
+        why = f"; {hint(path, missing)}" if missing and isinstance(exc, ImportError) else ""
         raise PolicyError(
-            f"cannot import MLSysOps policy file '{path}': {type(exc).__name__}: {exc}"
+            f"cannot import MLSysOps policy file '{path}': {type(exc).__name__}: {exc}{why}"
         ) from exc
     finally:
         sys.modules.pop(modname, None)
