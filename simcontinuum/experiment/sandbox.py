@@ -123,7 +123,7 @@ def _reason(exc: BaseException) -> str:
 def run_all(job: dict[str, Any], target: Any, channel: IO[str]) -> None:
     """Run every scenario × seed of ``job`` with ``target``; one JSON line per run."""
     from simcontinuum.engine.simulation import Simulation
-    from simcontinuum.experiment.store import jsonable
+    from simcontinuum.jsonutil import dumps
     from simcontinuum.policy.registry import load_policy
 
     for label, scenario in job["scenarios"]:
@@ -149,7 +149,7 @@ def run_all(job: dict[str, Any], target: Any, channel: IO[str]) -> None:
                 row.update(status="ok", reason=None, policy_errors=results.meta["policy_errors"])
                 row.update(results.summary())
             row["wall_s"] = time.perf_counter() - started
-            channel.write(json.dumps({"type": "row", "row": jsonable(row)}) + "\n")
+            channel.write(dumps({"type": "row", "row": row}, sort_keys=False) + "\n")
             channel.flush()
 
 
