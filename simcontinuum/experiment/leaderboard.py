@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import simcontinuum
+from simcontinuum._version import __version__
 from simcontinuum.errors import SimContinuumError
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def payload(
 
 def child_env(home: str) -> dict[str, str]:
     """The child's whole environment: nothing of the organizer's but PATH and LANG."""
-    root = str(Path(simcontinuum.__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding the package
     return {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": home,
@@ -408,7 +408,7 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
         + table_html(result.table)
         + "<h2>Runs</h2>"
         + table_html(result.runs[[c for c in _RUN_COLUMNS if c in result.runs]])
-        + f"<p>simcontinuum {esc(simcontinuum.__version__)}</p>"
+        + f"<p>simcontinuum {esc(__version__)}</p>"
     )
     written.append(write_page(target / "leaderboard.html", "Leaderboard", body))
     return written

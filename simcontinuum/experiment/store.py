@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simcontinuum import __version__
+from simcontinuum._version import __version__
 
 
 def policy_hash(spec: str) -> str:
