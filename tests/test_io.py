@@ -122,9 +122,9 @@ def test_jsonable_is_valid_json_only() -> None:
 
 def test_saved_results_are_strict_json(tmp_path: Path) -> None:
     """meta.json used to carry ``Infinity`` when a summary value was infinite."""
-    from simcontinuum.scenario import load_scenario
     from simcontinuum.engine.simulation import Simulation
     from simcontinuum.policy.registry import load_policy
+    from simcontinuum.scenario import load_scenario
 
     scenario = load_scenario(Path(__file__).parents[1] / "scenarios" / "quickstart.yaml")
     results = Simulation(scenario, load_policy("first-fit"), telemetry=False).run()

@@ -25,64 +25,14 @@ from simcontinuum.jsonutil import dumps
 
 
 def policy_hash(spec: str) -> str:
-    """A digest of a policy spec: the name for a registered policy; the class name and the
-    file's content for ``file.py:Class`` (so editing the file invalidates cached runs, while
-    moving it does not); the spec and the module file's content for ``module:Class``.
+    """A digest of a policy spec (:meth:`simcontinuum.policy.spec.PolicySpec.digest`): the
+    name for a registered policy; the class and the content of every file the spec reads for
+    ``file.py:Class``, ``module:Class``, ``ml:``, ``fixed:`` and MLSysOps files (so editing a
+    file invalidates cached runs, while moving it does not).
     """
-    h = hashlib.sha256()
-    text = spec.strip()
-    files = _spec_files(text)
-    if files is not None:  # ml:, fixed:, MLSysOps policy files: what they read decides
-        h.update(b"files\0" + text.split("?")[0].encode() + b"\0")
-        for f in files:
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
-        return h.hexdigest()
-    target, sep, attr = text.rpartition(":")
-    if sep and (target.endswith(".py") or "/" in target or "\\" in target):
-        h.update(b"file\0" + attr.encode() + b"\0")
-        h.update(Path(target).expanduser().read_bytes())
-    elif sep:
-        h.update(b"module\0" + spec.encode() + b"\0")
-        origin = _module_origin(target)
-        if origin:
-            h.update(Path(origin).read_bytes())
-    else:
-        h.update(b"name\0" + spec.strip().lower().replace("_", "-").encode())
-    return h.hexdigest()
+    from simcontinuum.policy.spec import parse_policy_spec
 
-
-def _spec_files(spec: str) -> list[Path] | None:
-    """The files a file-backed policy spec reads, sorted (None: not such a spec).
-
-    ``ml:model.joblib`` reads the model and its ``model.features.json``; ``fixed:plan.yaml``
-    the placement file; ``mlsysops:PATH`` and ``.../policy-<name>.py`` the policy file or
-    every ``policy-*.py`` of the folder. A missing file is hashed as absent.
-    """
-    from simcontinuum.mlsysops.spec import is_policy_spec
-
-    if spec.startswith("ml:"):
-        model = Path(spec[3:]).expanduser()
-        return [f for f in (model, model.with_suffix(".features.json")) if f.is_file()]
-    if spec.startswith("fixed:"):
-        path = Path(spec[6:]).expanduser()
-        return [path] if path.is_file() else []
-    if is_policy_spec(spec):
-        path = Path(spec.removeprefix("mlsysops:").split("?")[0]).expanduser()
-        if path.is_dir():
-            return sorted(path.glob("policy-*.py"))
-        return [path] if path.is_file() else []
-    return None
-
-
-def _module_origin(module: str) -> str | None:
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    origin = found.origin if found else None
-    return origin if origin and os.path.isfile(origin) else None
+    return parse_policy_spec(spec).digest()
 
 
 def run_key(scenario_digest: str, policy: str, seed: int) -> dict[str, Any]:

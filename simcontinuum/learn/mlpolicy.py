@@ -472,9 +472,39 @@ def train_latency_model(
     return model
 
 
+class MLScheme:
+    """The ``ml:PATH`` policy spec: a model file and its feature spec beside it."""
+
+    example = "ml:model.joblib"
+
+    def load(self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None) -> Any:
+        """The :class:`MLPolicy` of the model ``arg`` (see :func:`load_ml_policy`)."""
+        return load_ml_policy(arg, search_path=search_path)
+
+    def files(
+        self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None
+    ) -> list[Path]:
+        """The model and its feature spec (those that exist)."""
+        try:
+            model = _resolve(Path(arg), search_path)
+        except PolicyError:
+            return []
+        return [f for f in (model, spec_path(model)) if f.is_file()]
+
+    def key(self, arg: str) -> str:
+        """Only the files' content identifies the policy."""
+        return ""
+
+
+SCHEME = MLScheme()
+"""Registered as the ``ml:`` scheme of :mod:`simcontinuum.policy.spec`."""
+
+
 __all__ = [
     "DEFAULT_TARGET",
+    "SCHEME",
     "MLPolicy",
+    "MLScheme",
     "TelemetryMLPolicy",
     "load_ml_policy",
     "load_model",
