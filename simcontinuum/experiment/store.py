@@ -1,10 +1,16 @@
 """The run store: one small JSON file per finished run, so a sweep can resume.
 
-A run is named by its key — (scenario digest, policy hash, seed, simcontinuum version) — and
+A run is named by its key — (scenario digest, policy hash, seed, simcontinuum version and
+source fingerprint) — and
 stored as ``DIR/runs/<sha256 of the key>.json`` holding ``{"key": ..., "row": ...}``. Files are
 written atomically (:func:`simcontinuum.io.atomic_write`), so a process
 killed mid-write never leaves a file that reads as finished; several processes (or Dask
 workers on a shared file system) may write into one store at once.
+
+The scenario digest covers the files the scenario reads (traces), the policy hash the files
+the policy spec reads, and the source fingerprint every ``.py`` file of the installed
+package: editing a trace, a policy file or the engine makes the cached runs stale, and they
+run again.
 
 Invariant: only runs that finished (``status == "ok"``) are stored; a run that failed is run
 again on the next sweep.
@@ -12,6 +18,7 @@ again on the next sweep.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -35,6 +42,28 @@ def policy_hash(spec: str) -> str:
     return parse_policy_spec(spec).digest()
 
 
+@functools.cache
+def source_fingerprint() -> str:
+    """The sha256 (hex) of every ``.py`` file of the installed simcontinuum package (relative
+    path and content, in path order); computed once per process.
+
+    The package version is a hand-edited string that engine changes do not touch; this is
+    what a cached run was computed with.
+    """
+    return tree_fingerprint(Path(__file__).resolve().parents[1])
+
+
+def tree_fingerprint(root: Path) -> str:
+    """The sha256 (hex) of every ``.py`` file under ``root`` (relative path and content)."""
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if "__pycache__" in rel.split("/"):
+            continue
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def run_key(scenario_digest: str, policy: str, seed: int) -> dict[str, Any]:
     """The key of one run (``policy`` is a :func:`policy_hash`)."""
     return {
@@ -42,6 +71,7 @@ def run_key(scenario_digest: str, policy: str, seed: int) -> dict[str, Any]:
         "policy": policy,
         "seed": int(seed),
         "version": __version__,
+        "source": source_fingerprint(),
     }
 
 
@@ -82,4 +112,4 @@ class RunStore:
         return sum(1 for _ in self.dir.glob("*.json")) if self.dir.is_dir() else 0
 
 
-__all__ = ["RunStore", "policy_hash", "run_id", "run_key"]
+__all__ = ["RunStore", "policy_hash", "run_id", "run_key", "source_fingerprint"]
