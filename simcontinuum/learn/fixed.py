@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from simcontinuum.errors import PolicyError
 from simcontinuum.io import atomic_write
-from simcontinuum.policy.builtins import _Tentative
+from simcontinuum.policy.reservations import Reservations
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,7 +70,7 @@ class FixedPlacement:
 
     def place(self, app: AppView, view: ClusterView) -> Placement:
         """The listed nodes of ``app`` (replaced where infeasible; see the module docstring)."""
-        t = _Tentative(view)
+        t = Reservations(view)
         wanted = self.placement.get(app.id, {})
         out: Placement = {}
         for cid in app.order():
@@ -94,7 +94,7 @@ class FixedPlacement:
         return out
 
     @staticmethod
-    def _nearest(view: ClusterView, t: _Tentative, comp: Any, nid: str) -> str | None:
+    def _nearest(view: ClusterView, t: Reservations, comp: Any, nid: str) -> str | None:
         feasible = t.feasible(comp)
         if not feasible:
             return None
