@@ -18,10 +18,9 @@ complete. ``Results.load(dir)`` reads it back and says what is missing or corrup
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,12 @@ from typing import Any
 import pandas as pd
 
 from simcontinuum.errors import ResultsError
+from simcontinuum.io import atomic_directory
+from simcontinuum.jsonutil import dumps
 from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
 
+#: Where ``Results.plot`` finds its plotter (``module:Class``, called with the results).
+PLOTTER = "simcontinuum.report.figures:Plotter"
 TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events")
 
 
@@ -88,9 +91,7 @@ class Results:
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_directory(target) as tmp:
             for name in TABLES:
                 df = getattr(self, name)
                 if fmt == "parquet":
@@ -98,19 +99,8 @@ class Results:
                 else:
                     df.to_csv(tmp / f"{name}.csv", index=False)
             meta = {**self.meta, "format": fmt, "tables": list(TABLES), "complete": True}
-            meta["summary"] = _jsonable(self.summary())
-            (tmp / "meta.json").write_text(json.dumps(_jsonable(meta), indent=2, sort_keys=True))
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            meta["summary"] = self.summary()
+            (tmp / "meta.json").write_text(dumps(meta, indent=2), encoding="utf-8")
         return target
 
     @classmethod
@@ -145,19 +135,11 @@ class Results:
 
     @property
     def plot(self) -> Any:
-        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...)."""
-        from simcontinuum.report.figures import Plotter
+        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...).
 
-        return Plotter(self)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj
+        Results is a leaf: it never imports the report layer. The plotter is found by name
+        when asked for (:data:`PLOTTER`, like an entry point), so ``results`` stays importable
+        without matplotlib and the layer contracts hold (see ``docs/architecture.md``).
+        """
+        module, _, name = PLOTTER.partition(":")
+        return getattr(importlib.import_module(module), name)(self)
