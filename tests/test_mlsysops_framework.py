@@ -197,3 +197,59 @@ def test_core_dynamic_placement_one_node_for_all(tmp_path: Path) -> None:
     placed = live(res)
     assert set(placed) == {"det", "cls"}
     assert len({n for nodes in placed.values() for n in nodes}) == 1  # one draw for both
+
+
+# --- 4. the shim: 0.1.12's names, mlstelemetry, packages ------------------------------------
+
+
+def test_mlstelemetry_stand_in_reads_simulated_telemetry(sc: Scenario, tmp_path: Path) -> None:
+    probe = """
+    from mlstelemetry import MLSTelemetry
+    client = MLSTelemetry("policy", "probe")
+    client.pushMetric("my_gauge", "gauge", 1.0)
+    util = client.get_metric_value_with_label(metric_name="node_cpu_utilisation", node_name="n1")
+    frames = client.get_metric_value_with_label(metric_name="frames_sent_total")
+    SEEN.append((util, frames, client.get_metric_value_with_label(metric_name="nope")))
+    return False, context
+    """
+    pol = load_policy_file(make(tmp_path, "policy-probe.py", probe, interval="10s"))
+    run(sc, pol)
+    seen = seen_by(pol)
+    assert seen[0] == (None, None, None)  # nothing delivered at 0 s
+    util, frames, nope = seen[-1]
+    assert nope is None and len(util) == 1
+    assert util[0]["labels"]["key_service_hostname"] == "n1" and 0.0 <= util[0]["value"] <= 1.0
+    assert frames[0]["labels"] == {"app": "app"} and frames[0]["value"] > 100  # 5 frames/s
+
+
+def test_missing_package_names_the_install(tmp_path: Path) -> None:
+    from simcontinuum.errors import PolicyError
+
+    path = make(tmp_path, "policy-needs.py", "return False, context")
+    text = path.read_text().replace('"packages": []', '"packages": ["no-such-dist-xyz"]')
+    path.write_text("import no_such_module_xyz\n" + text)
+    with pytest.raises(PolicyError) as info:
+        load_policy_file(path)
+    msg = str(info.value)
+    assert "pip install no-such-dist-xyz" in msg and "?packages=install" in msg
+
+
+def test_install_packages_runs_pip(tmp_path: Path) -> None:
+    from simcontinuum.mlsysops.packages import require_packages
+
+    path = make(tmp_path, "policy-yaml.py", "return False, context")
+    path.write_text(path.read_text().replace('"packages": []', '"packages": ["pyyaml"]'))
+    assert require_packages(path, install=True) == []  # already there: pip is satisfied
+
+
+def test_shim_has_no_name_the_framework_lacks(tmp_path: Path) -> None:
+    from simcontinuum.errors import PolicyError
+
+    path = make(tmp_path, "policy-drift.py", "return False, context")
+    path.write_text("from mlsysops.utilities import parse_analyze_interval\n" + path.read_text())
+    with pytest.raises(PolicyError, match="parse_analyze_interval"):
+        load_policy_file(path)
+    agent = make(tmp_path, "policy-agent.py", "return False, context")
+    agent.write_text("from mlsysops import MessageEvents\n" + agent.read_text())
+    with pytest.raises(PolicyError, match="agent stack"):
+        load_policy_file(agent)

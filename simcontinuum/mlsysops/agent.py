@@ -423,6 +423,7 @@ class Cycle:
                 continue
             if args is None:
                 args = _Args(self, agent, view, now, delivered)
+                self.caller.metrics = args.series
             plan = self._analyze_and_plan(agent, inst, args)
             if plan is not None:
                 plans.append((inst, plan))
@@ -715,6 +716,7 @@ class _Args:
         self.delivered = delivered
         self._state: dict[str, Any] | None = None
         self._telemetry: dict[str, Any] | None = None
+        self._series: dict[str, list[dict[str, Any]]] | None = None
         self.ml_connector = os.environ.get("MLS_MLCONNECTOR_ENDPOINT")
 
     def apps(self, inst: Instance) -> list[dict[str, Any]]:
@@ -790,6 +792,42 @@ class _Args:
             self._telemetry = telemetry_argument(frame)
         t = self._telemetry
         return {**t, "dataframe": t["dataframe"].copy()}
+
+    def series(self) -> dict[str, list[dict[str, Any]]]:
+        """The delivered telemetry as the ``mlstelemetry`` stand-in answers it: the newest
+        value of every metric of every node and application, one series per source."""
+        if self._series is None:
+            from simcontinuum.mlsysops.telemetry import APP_ALIASES, NODE_METRICS
+
+            out: dict[str, list[dict[str, Any]]] = {}
+            latest = self.delivered.latest() if self.delivered is not None else None
+            for row in [] if latest is None else latest.to_dict("records"):
+                kind, ident = row.pop("kind"), str(row.pop("id"))
+                row.pop("time_s", None)
+                values = {k: float(v) for k, v in row.items() if v == v and v is not None}
+                if kind == "node":
+                    labels = {"node_name": ident, "key_service_hostname": ident}
+                    nv = self.view.nodes.get(ident)
+                    if nv is not None:
+                        for name, fn in NODE_METRICS.items():
+                            got = fn(values, nv)
+                            if got is not None:
+                                values[name] = float(got)
+                elif kind == "app":
+                    labels = {"app": ident}
+                    for name, afn in APP_ALIASES.items():
+                        got = afn(values)
+                        if got is not None:
+                            values[name] = float(got)
+                else:
+                    app, _, comp = ident.partition("/")
+                    labels = {"app": app, "component": comp}
+                for name, v in values.items():
+                    out.setdefault(name, []).append(
+                        {"labels": dict(labels), "value": v, "timestamp": None}
+                    )
+            self._series = out
+        return copy.deepcopy(self._series)
 
     def for_instance(self, inst: Instance) -> tuple[Any, ...]:
         """``(application_description, system_description, mechanisms, telemetry,

@@ -76,6 +76,24 @@ def active_clock() -> PolicyClock | None:
     return clock
 
 
+def current_metrics() -> dict[str, list[dict[str, Any]]]:
+    """The delivered telemetry as ``mlstelemetry`` series, for the policy call running in
+    this thread (empty outside a call)."""
+    source = getattr(_LOCAL, "metrics", None)
+    return source() if source is not None else {}
+
+
+@contextmanager
+def metrics_source(source: Any) -> Iterator[None]:
+    """Within the block, :func:`current_metrics` answers from ``source()``."""
+    previous = getattr(_LOCAL, "metrics", None)
+    _LOCAL.metrics = source
+    try:
+        yield
+    finally:
+        _LOCAL.metrics = previous
+
+
 def _monotonic() -> float:
     clock = active_clock()
     return clock.now() if clock is not None else _REAL_MONOTONIC()
@@ -192,6 +210,8 @@ __all__ = [
     "PolicyClock",
     "SimulatedClockLoop",
     "active_clock",
+    "current_metrics",
+    "metrics_source",
     "policy_environment",
     "simulated_clock",
 ]

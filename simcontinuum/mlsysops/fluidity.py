@@ -96,6 +96,7 @@ class AppState:
     spec: dict[str, Any]  # the MLSysOpsApp dict; change_spec updates its components
     hosts: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # comp -> entries
     pods: list[tuple[str, str]] = field(default_factory=list)  # (component, host), creation order
+    unsent: list[tuple[str, str]] = field(default_factory=list)  # manifests made, pod not created
 
     def component(self, name: str) -> dict[str, Any] | None:
         for c in self.spec.get("components") or []:
@@ -384,6 +385,18 @@ class _PlanRun:
             return
         self.emit(st)
 
+    def check_host(
+        self, spec: Mapping[str, Any], host: Any, requests: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """``validate_host``, including where 0.1.12's ``node_matches_requirements`` raises."""
+        desc = self.fl.nodes.get(host) if isinstance(host, str) else None
+        why = self.fl.host_problem(spec, host, self.view, requests=requests)
+        if desc is not None and (why is None or "cpu" in why):
+            crash = _requirements_raise(desc, spec)
+            if crash:
+                raise _Crash(crash)
+        return why
+
     def initial(self, st: AppState, steps: Mapping[str, Any]) -> tuple[bool, str]:
         checked: dict[str, list[Any]] = {}
         failed = ""
@@ -403,7 +416,7 @@ class _PlanRun:
                     )
                     checked[comp].append(None)
                     continue
-                why = self.fl.host_problem(spec, act.get("host"), self.view)
+                why = self.check_host(spec, act.get("host"))
                 if why:
                     failed = f"{comp!r}: {why}"
                     break
@@ -421,16 +434,25 @@ class _PlanRun:
                     comp,
                 )
                 continue
-            if any(a is None for a in checked[comp]):
-                # the skipped entry has no 'status': deploy_app_pods_and_configs raises
-                raise _Crash("KeyError: 'status' (a non-deploy entry in an initial plan)")
             old = st.host_names(comp)
-            new_hosts = [str(a["host"]) for a in checked[comp]]
             orphans = [h for h in old if h]
-            st.hosts[comp] = [{"host": h, "status": "ACTIVE"} for h in new_hosts]
-            for h in new_hosts:
-                self.created.append((comp, h))
-                st.pods.append((comp, h))
+            raw = [a if isinstance(a, Mapping) else {} for a in _as_list(steps[comp])]
+            status: list[str | None] = ["PENDING" if a is not None else None for a in checked[comp]]
+            new_hosts = []
+            for k, a in enumerate(checked[comp]):
+                if a is None:
+                    # the skipped entry has no 'status': deploy_app_pods_and_configs raises
+                    raise _Crash("KeyError: 'status' (a non-deploy entry in an initial plan)")
+                status[k] = "ACTIVE"
+                # the host list becomes a copy of the plan's entries, at every deploy
+                st.hosts[comp] = [
+                    {"host": str(r.get("host")), "status": status[j]}  # type: ignore[dict-item]
+                    for j, r in enumerate(raw)
+                ]
+                host = str(a["host"])
+                new_hosts.append(host)
+                self.created.append((comp, host))
+                st.pods.append((comp, host))
             if orphans:
                 self.would(
                     f"replace the host list of {comp!r} {orphans} by {new_hosts}: the "
@@ -469,7 +491,7 @@ class _PlanRun:
                 kind = act.get("action") if isinstance(act, Mapping) else None
                 if kind == "move":
                     src, dst = act.get("src_host"), act.get("target_host")
-                    why = self.fl.host_problem(spec, dst, self.view)
+                    why = self.check_host(spec, dst)
                     if why:
                         return self.partial(st, f"{comp!r}: {why}")
                     if not _mark(entries, src, "INACTIVE", append=False):
@@ -482,7 +504,7 @@ class _PlanRun:
                 elif kind in ("deploy", "remove"):
                     host = act.get("host")
                     if kind == "deploy":
-                        why = self.fl.host_problem(spec, host, self.view)
+                        why = self.check_host(spec, host)
                         if why:
                             return self.partial(st, f"{comp!r}: {why}")
                         if host in st.host_names(comp):
@@ -518,18 +540,38 @@ class _PlanRun:
                         f"TypeError (invalid action {_short(kind)}: the controller "
                         "returns None where it unpacks (res, comp_dict))"
                     )
+        planned = set(steps)
+        # create_adjusted_pods_and_configs: a manifest for every PENDING entry, of every
+        # component (stale entries of earlier failed plans too)
         for comp in st.component_names():
             for e in st.hosts.get(comp, []):
                 if e["status"] == "PENDING":
                     e["status"] = "ACTIVE"
-                    self.created.append((comp, e["host"]))
-                    st.pods.append((comp, e["host"]))
+                    st.unsent.append((comp, e["host"]))
+        # deploy_new_pods: create them; its reply table has rows only for planned components
+        for comp in st.component_names():
+            for item in [u for u in st.unsent if u[0] == comp]:
+                st.unsent.remove(item)
+                self.created.append(item)
+                st.pods.append(item)
+                if comp not in planned:
+                    raise _Crash(
+                        f"KeyError: {comp!r} (a pod of {comp!r}, not in this plan, was created "
+                        "for a PENDING entry left by an earlier failed plan)"
+                    )
+        # check_for_hosts_to_delete: pods on INACTIVE hosts deleted, then the entries
         for comp in st.component_names():
             gone = [e for e in st.hosts.get(comp, []) if e["status"] == "INACTIVE"]
             for e in gone:
                 for pod in [p for p in st.pods if p == (comp, e["host"])]:
                     st.pods.remove(pod)
                     self.deleted.append(pod)
+                    if comp not in planned:
+                        raise _Crash(
+                            f"KeyError: {comp!r} (a pod of {comp!r}, not in this plan, was "
+                            "deleted for an INACTIVE entry left by an earlier failed plan)"
+                        )
+            for e in gone:
                 st.hosts[comp].remove(e)
         return True, ""
 
@@ -566,7 +608,7 @@ class _PlanRun:
         ):
             if raw is not None and parse(raw) is None:
                 return False, f"{comp!r}: new_spec {key} request {raw!r} is not a quantity"
-        why = self.fl.host_problem(spec, host, self.view, requests=new_spec)
+        why = self.check_host(spec, host, requests=new_spec)
         if why:
             return False, f"{comp!r}: {why}"
         pod = next((p for p in st.pods if p[0].startswith(comp)), None)
@@ -611,6 +653,35 @@ class _PlanRun:
             self.actions.append(
                 ChangeSpec(st.name, comp, host, cpu=cpu, memory=mem, image=_image(new_spec))
             )
+
+
+def _requirements_raise(node: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
+    """The exception 0.1.12's ``node_matches_requirements`` raises on the cpu part, if any:
+    it reads the node's ``hardware.cpu`` without checking it exists, and tests ``arch not in
+    cpu.architecture`` when the component names no architecture."""
+    containers = comp.get("containers")
+    if not containers:
+        return "TypeError: 'NoneType' object is not subscriptable (no containers)"
+    first = containers[0] if isinstance(containers[0], Mapping) else {}
+    cpu = (first.get("platform_requirements") or {}).get("cpu")
+    if not cpu:
+        return None
+    hw = node.get("hardware")
+    if not isinstance(hw, Mapping):
+        return "AttributeError: 'NoneType' object has no attribute 'get' (node has no hardware)"
+    node_cpu = hw.get("cpu")
+    arch = cpu.get("architecture") if isinstance(cpu, Mapping) else None
+    if arch and not node_cpu:
+        return None
+    if not isinstance(node_cpu, Mapping):
+        return "AttributeError: 'NoneType' object has no attribute 'get' (node has no hardware.cpu)"
+    if node_cpu.get("architecture") and not arch:
+        return (
+            "TypeError: argument of type 'NoneType' is not iterable (the component's cpu "
+            "requirements name no 'architecture' but the node's description does: add "
+            "architecture: [amd64] to platform_requirements.cpu)"
+        )
+    return None
 
 
 class _Crash(Exception):

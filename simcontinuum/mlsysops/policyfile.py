@@ -32,6 +32,7 @@ from simcontinuum.mlsysops.callenv import (
     PolicyClock,
     SimulatedClockLoop,
     active_clock,
+    metrics_source,
     policy_environment,
     simulated_clock,
 )
@@ -151,6 +152,7 @@ class Caller:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.now: float | None = None
         self.randomness: GlobalRandomState | None = None
+        self.metrics: Callable[[], dict[str, Any]] | None = None  # mlstelemetry's answers
 
     @contextmanager
     def cycle(self) -> Iterator[None]:
@@ -173,7 +175,11 @@ class Caller:
         Raises:
             TypeError: ``fn`` returned something the agent could not ``await``.
         """
-        with shim_modules(), policy_environment(self.now, self.randomness):
+        with (
+            shim_modules(),
+            policy_environment(self.now, self.randomness),
+            metrics_source(self.metrics),
+        ):
             out = fn(*args)
             if not inspect.isawaitable(out):
                 raise TypeError(
