@@ -56,7 +56,10 @@ def app_doc(name: str, pinned: str | None, cluster: str | None = "c1") -> dict[s
         "containers": [
             {
                 "image": "reg/det:1",
-                "platform_requirements": {"cpu": {"requests": "1"}, "memory": {"requests": "1Gi"}},
+                "platform_requirements": {
+                    "cpu": {"requests": "1", "architecture": ["amd64"]},
+                    "memory": {"requests": "1Gi"},
+                },
             }
         ],
     }
@@ -69,7 +72,7 @@ def app_doc(name: str, pinned: str | None, cluster: str | None = "c1") -> dict[s
             {
                 "image": "reg/cls:1",
                 "platform_requirements": {
-                    "cpu": {"requests": "500m"},
+                    "cpu": {"requests": "500m", "architecture": ["amd64"]},
                     "memory": {"requests": "512Mi"},
                 },
             }

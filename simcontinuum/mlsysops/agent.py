@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simcontinuum.mlsysops.descriptions import Descriptions, app_description, app_uid
-from simcontinuum.mlsysops.fluidity import Fluidity, Note
+from simcontinuum.mlsysops.fluidity import Fluidity, Note, requirements_raise
 from simcontinuum.mlsysops.policyfile import Caller, PolicyFile
 from simcontinuum.mlsysops.requirements import parse_interval
 from simcontinuum.policy.api import Action, ClusterView, Deploy, Move, Remove
@@ -337,6 +337,9 @@ class Cycle:
                 if nv is None or not nv.up:
                     continue
                 why = fl.host_problem(spec, host, view)
+                crash = requirements_raise(fl.nodes[host], spec) if host in fl.nodes else None
+                if crash:
+                    why = f"the framework 0.1.12's validate_host raises {crash}"
                 if why:
                     key = ("pinned", app, comp, why)
                     if key not in self.warned:

@@ -392,7 +392,7 @@ class _PlanRun:
         desc = self.fl.nodes.get(host) if isinstance(host, str) else None
         why = self.fl.host_problem(spec, host, self.view, requests=requests)
         if desc is not None and (why is None or "cpu" in why):
-            crash = _requirements_raise(desc, spec)
+            crash = requirements_raise(desc, spec)
             if crash:
                 raise _Crash(crash)
         return why
@@ -655,7 +655,7 @@ class _PlanRun:
             )
 
 
-def _requirements_raise(node: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
+def requirements_raise(node: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     """The exception 0.1.12's ``node_matches_requirements`` raises on the cpu part, if any:
     it reads the node's ``hardware.cpu`` without checking it exists, and tests ``arch not in
     cpu.architecture`` when the component names no architecture."""
@@ -769,4 +769,4 @@ def _target(act: Any) -> str | None:
     return None
 
 
-__all__ = ["ACTIONS", "AppState", "Fluidity", "Note", "PlanFailed"]
+__all__ = ["ACTIONS", "AppState", "Fluidity", "Note", "PlanFailed", "requirements_raise"]

@@ -2,7 +2,8 @@
 
 :func:`shim_modules` puts the stand-in package :mod:`simcontinuum.mlsysops.shim.mlsysops` into
 ``sys.modules`` under the names ``mlsysops``, ``mlsysops.logger_util`` and
-``mlsysops.utilities`` (and the ``mlstelemetry`` stand-in) for the duration of a ``with`` block (importing a policy file, calling
+``mlsysops.utilities`` (and the ``mlstelemetry`` stand-in) for the duration of a ``with``
+block (importing a policy file, calling
 ``initialize``/``analyze``/``plan``), and restores exactly what was there before when the block
 ends, however it ends. A real ``mlsysops`` installed or imported elsewhere in the process is
 therefore never shadowed outside those blocks, and nothing of the shim is left behind.
