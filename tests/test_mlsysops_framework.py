@@ -15,7 +15,6 @@ from simcontinuum.mlsysops.callenv import GlobalRandomState, policy_environment
 from simcontinuum.model import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORK_DYNAMIC = ROOT / "tests" / "data" / "mlsysops" / "policy-dynamicPlacement.py"
 
 
 @pytest.fixture(scope="module")
@@ -119,28 +118,6 @@ def test_global_random_is_seeded_per_run(sc: Scenario, tmp_path: Path) -> None:
     pol = load_policy_file(path)
     run(sc, pol, seed=99)
     assert seen_by(pol) != outs[0]
-
-
-def test_framework_dynamic_placement_same_seed_same_score() -> None:
-    """The framework's own core dynamicPlacement file (random.choice) run as a user policy."""
-    if not FRAMEWORK_DYNAMIC.exists():
-        pytest.skip(f"{FRAMEWORK_DYNAMIC} not present")
-    scn = load_descriptions_hackathon()
-    scores = []
-    for _ in range(3):
-        res = run(scn, load_policy_file(FRAMEWORK_DYNAMIC))
-        scores.append(res.summary()["score"])
-    assert scores[0] == scores[1] == scores[2]
-
-
-def load_descriptions_hackathon() -> Scenario:
-    import yaml
-
-    from simcontinuum.mlsysops import load_descriptions
-
-    hack = ROOT / "scenarios" / "mlsysops-hackathon"
-    overlay = yaml.safe_load((hack / "overlay.yaml").read_text())
-    return load_descriptions(hack / "descriptions", {**overlay, "duration": "60s"})
 
 
 # --- 5. one module per policy instance -------------------------------------------------------
