@@ -230,3 +230,54 @@ def test_shim_has_no_name_the_framework_lacks(tmp_path: Path) -> None:
     agent.write_text("from mlsysops import MessageEvents\n" + agent.read_text())
     with pytest.raises(PolicyError, match="agent stack"):
         load_policy_file(agent)
+
+
+# --- 12. the hackathon scenario emits the names the teams' policies read -------------------
+
+HACKATHON_METRICS = [
+    "frame_classify_latency",
+    "detector_frame_latency",
+    "frames_sent_total",
+    "classifier_frames_processed_total",
+    "object_classify_latency",
+    "detector_queue_size",
+    "node_cpu_seconds_total",
+    "node_memory_MemTotal_bytes",
+    "node_memory_MemAvailable_bytes",
+    "node_memory_MemFree_bytes",
+    "k8s_node_allocatable_cpu",
+    "k8s_pod_phase",
+]
+
+
+def test_hackathon_scenario_has_the_teams_metrics(tmp_path: Path) -> None:
+    read = """
+    try:
+        df = await telemetry["query"](latest=True)
+    except ValueError:
+        return False, context
+    SEEN.append({c: df[c].values[0] for c in df.columns})
+    return False, context
+    """
+    metrics = "[" + ", ".join(f'"{m}"' for m in HACKATHON_METRICS) + "]"
+    path = make(tmp_path, "policy-teams.py", read, interval="10s", metrics=metrics)
+    pol = load_policy_file(path)
+    res = run(load_descriptions_hackathon(), pol)
+    assert res.summary()["ok"] > 0
+    final = seen_by(pol)[-1]
+    for m in HACKATHON_METRICS:
+        assert m in final and final[m] == final[m], m  # a column, with a value (not NaN)
+    assert final["frame_classify_latency"] > final["detector_frame_latency"] > 0  # p95 > p50
+    assert final["frames_sent_total"] >= final["classifier_frames_processed_total"] > 100
+    assert final["k8s_pod_phase"] == 2.0 and final["k8s_node_allocatable_cpu"] == 8.0
+    assert final["node_cpu_seconds_total"] > 0
+
+
+def load_descriptions_hackathon() -> Scenario:
+    import yaml
+
+    from simcontinuum.mlsysops import load_descriptions
+
+    hack = ROOT / "scenarios" / "mlsysops-hackathon"
+    overlay = yaml.safe_load((hack / "overlay.yaml").read_text())
+    return load_descriptions(hack / "descriptions", {**overlay, "duration": "60s"})
