@@ -38,6 +38,7 @@ from simcontinuum.policy.api import (
     capacity_violation,
     constraint_violation,
 )
+from simcontinuum.policy.reservations import least_allocated
 
 if TYPE_CHECKING:
     from simcontinuum.engine.replicas import AppRuntime, ComponentRuntime, Replica
@@ -379,14 +380,16 @@ class Controller:
             self._deploy(call, rt, nid)
 
     def _least_allocated(self, rt: ComponentRuntime) -> str | None:
-        best, best_score = None, -1.0
+        """The eligible node with room and the highest least-allocated score (the rule of
+        the k8s-default baseline); the first in scenario order on a tie."""
+        best, best_score = None, -math.inf
+        comp = rt.component
         for node in self.sim.nodes:
             view = self.sim.deployer.node_view(node)
-            comp = rt.component
             if constraint_violation(comp, view) or capacity_violation(comp, view):
                 continue
-            score = (view.cpu_free - comp.cpu) / view.cores
-            if score > best_score + 1e-12:
+            score = least_allocated(view, comp.cpu, comp.memory)
+            if score > best_score + 1e-9:
                 best, best_score = node.id, score
         return best
 

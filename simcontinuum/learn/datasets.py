@@ -201,11 +201,11 @@ class _Log:
 
     def place(self, app: AppView, view: ClusterView, placement: Any) -> None:
         """Rows for what ``place`` returned (malformed parts are the engine's to reject)."""
-        from simcontinuum.policy.builtins import _Tentative
+        from simcontinuum.policy.reservations import Reservations
 
         if not isinstance(placement, dict):
             return
-        t = _Tentative(view)
+        t = Reservations(view)
         live = view.placements.get(app.id, {})
         table = self.latest()
         known = {c.id for c in app.components}

@@ -303,7 +303,12 @@ class Scenario:
     random_failures: tuple[RandomFailures, ...] = ()
     scoring: Scoring = field(default_factory=Scoring)
     source_path: str | None = None
-    digest: str = ""  # sha256 of the canonical document, for result keys
+    digest: str = ""  # sha256 of the canonical document and the files it reads (result keys)
+
+    def __hash__(self) -> int:
+        # Equal scenarios have equal digests (the digest is a field), so this is consistent
+        # with the field-wise ``==``; hashing the fields would hash every node and request.
+        return hash((self.name, self.digest))
 
     def node(self, nid: str) -> Node:
         """The node called ``nid`` (KeyError if unknown)."""
