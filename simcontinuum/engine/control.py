@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.engine.recorder import ActionRow
 from simcontinuum.errors import PolicyError
+from simcontinuum.model import nominal_rate
 from simcontinuum.policy.api import (
     AppView,
     ChangeSpec,
@@ -41,22 +43,6 @@ from simcontinuum.policy.reservations import least_allocated
 if TYPE_CHECKING:
     from simcontinuum.engine.replicas import AppRuntime, ComponentRuntime, Replica
     from simcontinuum.engine.simulation import Simulation
-
-
-def nominal_rate(source: Any) -> float:
-    """A source's mean request rate per second (for views and load estimates)."""
-    a = source.arrival
-    if a.type in ("poisson", "periodic"):
-        return float(a.rate)
-    if a.type == "diurnal":
-        return float(a.mean_rate)
-    if a.type == "onoff":
-        cycle = a.on + a.off
-        return float(a.rate * a.on / cycle) if cycle > 0 else 0.0
-    if a.type == "trace" and a.times:
-        span = max(a.times) - min(a.times)
-        return len(a.times) / span if span > 0 else float(len(a.times))
-    return 0.0
 
 
 class Controller:
@@ -80,10 +66,11 @@ class Controller:
         if callable(reset):
             self._call("reset", reset, sim.streams.get("policy"))
         # Adapters of other frameworks (the MLSysOps one) record rows of their own and read
-        # engine state no policy view carries: they get this controller. Not for policies.
+        # engine state no policy view carries: they get the simulation, to use its public
+        # driving API (Simulation.record_action, running_on, ...). Not for policies.
         bind = getattr(policy, "bind", None)
         if callable(bind):
-            bind(self)
+            bind(sim)
 
     # ------------------------------------------------------------------ views
     def view(self) -> ClusterView:
@@ -461,7 +448,7 @@ class Controller:
     ) -> None:
         """Append one row to the actions table."""
         self.sim.recorder.action(
-            self.sim.env.now, call, kind, app, component, node, target, outcome, reason
+            ActionRow(self.sim.env.now, call, kind, app, component, node, target, outcome, reason)
         )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simcontinuum import __version__
+from simcontinuum._version import __version__
 from simcontinuum.experiment.store import RunStore, policy_hash, run_id, run_key
 from simcontinuum.jsonutil import jsonable
 

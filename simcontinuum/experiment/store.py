@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simcontinuum import __version__
+from simcontinuum._version import __version__
 from simcontinuum.io import atomic_write
 from simcontinuum.jsonutil import dumps
 

@@ -133,10 +133,11 @@ class MLSysOpsPolicy:
         )
 
     # ------------------------------------------------------------------ engine hooks
-    def bind(self, controller: Any) -> None:
-        """Record into ``controller``'s run and read its scenario (see
-        :mod:`simcontinuum.mlsysops.bridge`); the engine calls this right after ``reset``."""
-        self._bridge = EngineBridge(controller)
+    def bind(self, simulation: Any) -> None:
+        """Record into ``simulation``'s run and read its scenario through its public driving
+        API (see :mod:`simcontinuum.mlsysops.bridge`); the engine calls this right after
+        ``reset``."""
+        self._bridge = EngineBridge(simulation)
         self._cycle = None
 
     def reset(self, rng: Any) -> None:

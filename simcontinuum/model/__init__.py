@@ -412,6 +412,26 @@ class Scenario:
         raise KeyError(aid)
 
 
+def nominal_rate(source: Source) -> float:
+    """A source's mean request rate per second (for views and load estimates).
+
+    >>> nominal_rate(Source("s", "app", "dev", Arrival(type="onoff", rate=10.0, on=1.0, off=3.0)))
+    2.5
+    """
+    a = source.arrival
+    if a.type in ("poisson", "periodic"):
+        return float(a.rate)
+    if a.type == "diurnal":
+        return float(a.mean_rate)
+    if a.type == "onoff":
+        cycle = a.on + a.off
+        return float(a.rate * a.on / cycle) if cycle > 0 else 0.0
+    if a.type == "trace" and a.times:
+        span = max(a.times) - min(a.times)
+        return len(a.times) / span if span > 0 else float(len(a.times))
+    return 0.0
+
+
 __all__ = [
     "DEFAULT_WEIGHTS",
     "EMPTY",
@@ -438,4 +458,5 @@ __all__ = [
     "Topology",
     "Work",
     "frozen",
+    "nominal_rate",
 ]
