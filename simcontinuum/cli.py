@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from simcontinuum._version import __version__
-from simcontinuum.argtypes import seed
+from simcontinuum.argtypes import add_command, add_common
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
 if TYPE_CHECKING:
@@ -78,16 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simcontinuum {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "validate",
         help="check scenario files and list every problem",
         description="Check scenario files; print every problem with its path and a fix.",
         epilog="examples:\n  simcontinuum validate scenarios/*.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "run",
         help="simulate a scenario under a policy and print the score table",
         description="Simulate FILE under a policy, print the summary table, optionally save "
@@ -102,7 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
         "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
         "      --overlay scenarios/mlsysops-hackathon/overlay.yaml \\\n"
         "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
     p.add_argument(
@@ -124,14 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a built-in name (see 'simcontinuum policies') or path/file.py:Class "
         "(default: first-fit)",
     )
-    p.add_argument("--seed", "-s", type=seed, help="overrides the scenario's seed")
-    p.add_argument("--out", "-o", metavar="DIR", help="write the results here (Parquet)")
-    p.add_argument("--force", action="store_true", help="replace --out if it has content")
+    add_common(
+        p,
+        seed="overrides the scenario's seed",
+        out="write the results here (Parquet)",
+        force="replace --out if it has content",
+        json="print the summary as JSON",
+        quiet="no progress bar",
+    )
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
     p.add_argument("--strict", action="store_true", help="stop at the first policy error")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument(
         "--report",
         nargs="?",
@@ -141,14 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/report.html",
     )
 
-    sub.add_parser(
+    add_command(
+        sub,
         "policies",
         help="list the built-in policies",
         description="List the built-in and installed policies.",
         epilog="examples:\n"
         "  simcontinuum policies\n"
         "  simcontinuum run scenarios/hackathon.yaml --policy two-level\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
