@@ -83,7 +83,8 @@ def submissions(folder: str | os.PathLike[str]) -> list[Path]:
     )
     if not files:
         raise LeaderboardError(
-            f"{d}: no submissions (one *.py policy file or one directory per team)"
+            f"{d}: no *.py policy files and no team directories (with policy.py or an "
+            "executable 'policy'): one per team"
         )
     return files
 
