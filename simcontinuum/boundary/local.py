@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,4 +89,31 @@ def isolated_policy(
         yield RemotePolicy(sub, scenario.control.policy_timeout)
 
 
-__all__ = ["is_mlsysops_spec", "isolated_policy", "program_for"]
+@contextmanager
+def policy_factory(
+    spec: str,
+    scenario: Scenario,
+    *,
+    isolation: Isolation | str | None = None,
+    limits: EvalLimits | None = None,
+) -> Iterator[Any]:
+    """A function that makes a fresh isolated policy for each run of ``scenario`` — all in
+    one worker (a new policy instance per run), so a sweep pays the worker's start once."""
+    iso = resolve_isolation(isolation)
+    limits = limits or EvalLimits(wall_s=float("inf"))
+    if is_mlsysops_spec(spec):
+        with ExitStack() as stack:
+
+            def make_mlsysops() -> Any:
+                return stack.enter_context(
+                    isolated_policy(spec, scenario, isolation=iso, limits=limits)
+                )
+
+            yield make_mlsysops
+        return
+    wall = None if limits.wall_s == float("inf") else limits.wall_s
+    with Submission(program_for(spec, iso), iso, limits.sandbox(), wall_s=wall) as sub:
+        yield lambda: RemotePolicy(sub, scenario.control.policy_timeout)
+
+
+__all__ = ["is_mlsysops_spec", "isolated_policy", "policy_factory", "program_for"]
