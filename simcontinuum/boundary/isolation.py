@@ -266,9 +266,18 @@ def _interpreter_mounts() -> list[str]:
     return args
 
 
+ETC_KEEP = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime")
+"""What of ``/etc`` a worker sees (read-only): how programs and libraries are found, the
+clock's zone. No users, hosts, keys or configuration of the organizer."""
+
+
 def _root_links() -> list[str]:
-    """The merged-/usr links (/bin -> usr/bin, ...) or binds where they are directories."""
+    """The merged-/usr links (/bin -> usr/bin, ...) or binds where they are directories,
+    and the few files of ``/etc`` in :data:`ETC_KEEP`."""
     out: list[str] = []
+    for name in ETC_KEEP:
+        if (Path("/etc") / name).exists():
+            out += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         link = Path("/") / name
         if link.is_symlink():
