@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import simcontinuum
 from simcontinuum.errors import SimContinuumError
+from simcontinuum.io import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -333,9 +334,8 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in (("leaderboard", result.table), ("leaderboard_runs", result.runs)):
-        tmp = target / f".{name}.csv.tmp"
-        df.to_csv(tmp, index=False)
-        tmp.replace(target / f"{name}.csv")
+        with atomic_path(target / f"{name}.csv") as tmp:
+            df.to_csv(tmp, index=False)
         written.append(target / f"{name}.csv")
     n_ok = int((result.table["status"] == "ok").sum())
     body = (
