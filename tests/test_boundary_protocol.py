@@ -30,7 +30,6 @@ from simcontinuum.policy.api import ChangeSpec, Deploy, Move, Remove, Scale
 from simcontinuum.policy.builtins import FirstFit
 from simcontinuum.scenario import load_scenario
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
