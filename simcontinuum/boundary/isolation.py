@@ -11,6 +11,7 @@ and a writable cgroup hierarchy (v2 with the ``pids`` and ``memory`` controllers
           --ro-bind <interpreter prefix> --ro-bind <venv> --ro-bind <simcontinuum package>
           --ro-bind <staged submission> /submission
           --size <tmpfs> --tmpfs /tmp  --proc /proc  --dev /dev  --chdir /tmp  --clearenv
+          --remount-ro / --remount-ro /dev
 
 so the worker sees the interpreter, its packages and the submission, read-only, and a
 private tmpfs as the only writable place; no network (a new net namespace has only a down
@@ -227,7 +228,9 @@ class Cgroup:
                 return (
                     int(dict(zip(events[::2], events[1::2], strict=False)).get("oom_kill", 0)) > 0
                 )
-            return int((d / "memory.failcnt").read_text() or 0) > 0
+            # v1: memory.failcnt stays 0 when the OOM killer acts; oom_control counts kills
+            words = (d / "memory.oom_control").read_text().split()
+            return int(dict(zip(words[::2], words[1::2], strict=False)).get("oom_kill", 0)) > 0
         except (OSError, ValueError):
             return False
 
@@ -333,6 +336,10 @@ def sandbox_argv(
         argv += ["--setenv", k, v]
     if submission is not None:
         argv += ["--ro-bind", str(submission), "/submission"]
+    # bwrap's own root (where the mount points were made) and its /dev are writable tmpfs:
+    # freeze both (devices stay usable), so that /tmp, with its size limit, is the one
+    # writable place
+    argv += ["--remount-ro", "/", "--remount-ro", "/dev"]
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
     return [*argv, "--", *command]
