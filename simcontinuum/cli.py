@@ -8,13 +8,14 @@ inside the commands, so ``simcontinuum --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import importlib
 import importlib.util
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -102,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n"
         "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
         "      --overlay scenarios/mlsysops-hackathon/overlay.yaml \\\n"
-        "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n",
+        "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
+        "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:Mine --isolate\n"
+        "  simcontinuum run scenarios/quickstart.yaml --policy examples/policies/awk-first-fit "
+        "--isolate\n",
     )
     p.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
     p.add_argument(
@@ -135,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
     p.add_argument("--strict", action="store_true", help="stop at the first policy error")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the policy as the leaderboard does: in a sandboxed worker behind the "
+        "protocol (docs/protocol.md), timed by the engine",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --isolate: use a worker without sandbox where bubblewrap cannot run",
+    )
     p.add_argument(
         "--report",
         nargs="?",
@@ -250,10 +265,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ResultsError("--report without FILE writes OUT/report.html: add --out DIR")
         report = out / "report.html"
     scenario = _scenario_of(args)
-    policy = load_policy(args.policy)
-    sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
     show = not args.quiet and not args.json and sys.stderr.isatty()
-    results = _run_with_progress(sim, show)
+    with _policy_of(args, scenario) as policy:
+        sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
+        results = _run_with_progress(sim, show)
     if scenario.scoring.reference_policy and not results.meta["interrupted"]:
         base = Simulation(
             scenario, load_policy(scenario.scoring.reference_policy), telemetry=False
@@ -288,6 +303,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             Exit.TERMINATED if results.meta.get("interrupted_by") == "SIGTERM" else Exit.INTERRUPTED
         )
     return Exit.OK
+
+
+@contextlib.contextmanager
+def _policy_of(args: argparse.Namespace, scenario: Any) -> Iterator[Any]:
+    """``--policy``, in this process or (``--isolate``) in a sandboxed worker."""
+    if not args.isolate:
+        from simcontinuum.policy.registry import load_policy
+
+        yield load_policy(args.policy)
+        return
+    from simcontinuum.boundary import resolve_isolation
+    from simcontinuum.boundary.local import isolated_policy
+
+    iso = resolve_isolation("insecure" if args.insecure else None)
+    if not iso.isolated:
+        _err(f"WARNING: {iso.describe()} ({iso.detail})")
+    with isolated_policy(args.policy, scenario, isolation=iso) as policy:
+        yield policy
 
 
 def _scenario_of(args: argparse.Namespace) -> Any:
