@@ -76,6 +76,11 @@ class Meddler(FirstFit):
 
     def place(self, app: Any, view: Any) -> Any:
         self._try(view, app)
+        # what methods return are fresh copies: changing them is allowed and harmless
+        view.eligible(app.components[0]).clear()
+        app.order().reverse()
+        frame = view.nodes_frame()
+        frame["cores"] = 0
         return super().place(app, view)
 
     def plan(self, view: Any, telemetry: Any) -> list[Any]:

@@ -28,9 +28,10 @@ examples:
   simcontinuum bench ... --executor dask                              # a local Dask cluster
   simcontinuum bench ... --executor dask --address tcp://10.0.0.5:8786   # an existing one
 
-Each finished run is stored as DIR/runs/<key>.json, keyed by the scenario's content, the
-policy (its file's content for file.py:Class), the seed and the simcontinuum version, so the
-same command resumes an interrupted sweep (Ctrl-C keeps finished runs; exit status 130) and
+Each finished run is stored as DIR/runs/<key>.json, keyed by the scenario's content (with
+its trace files), the policy (the content of the files it reads: file.py:Class, ml:, fixed:,
+MLSysOps files), the seed and the source of the installed simcontinuum, so the same command
+resumes an interrupted sweep (Ctrl-C keeps finished runs; exit status 130) and
 skips everything already done. DIR gets runs, bench (mean and 95% CI per policy and
 scenario), ranking (mean rank over scenarios) and paired (against --baseline) as CSV and
 Parquet, and bench.html. Dask is optional: pip install 'simcontinuum[dask]'; its workers

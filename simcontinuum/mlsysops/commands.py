@@ -95,8 +95,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
         f" + {args.overlay}" if args.overlay else ""
     )
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(header + "\n" + text)
+        from simcontinuum.io import atomic_write
+
+        atomic_write(args.out, header + "\n" + text)
         print(f"wrote {args.out}")
     else:
         print(header)
