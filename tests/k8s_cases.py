@@ -50,7 +50,9 @@ def _containers(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def pod(d: dict[str, Any] | str | None, named: dict[str, Any] | None = None, name: str = "p") -> Pod:
+def pod(
+    d: dict[str, Any] | str | None, named: dict[str, Any] | None = None, name: str = "p"
+) -> Pod:
     if isinstance(d, str):
         d = (named or {})[d]
     d = dict(d or {})
