@@ -506,7 +506,13 @@ def _component_metrics(telemetry: TelemetryView | None) -> dict[str, dict[str, f
     return out
 
 
-K8S_POLICIES: tuple[type[KubeScheduler], ...] = (KubeScheduler, KubeSchedulerHPA)
+def _karmada() -> type[KubeScheduler]:
+    from simcontinuum.k8s.karmada_policy import KarmadaPolicy
+
+    return KarmadaPolicy
+
+
+K8S_POLICIES: tuple[type[KubeScheduler], ...] = (KubeScheduler, KubeSchedulerHPA, _karmada())
 """The Kubernetes policies, registered beside the built-ins."""
 
 __all__ = ["K8S_POLICIES", "KubeScheduler", "KubeSchedulerHPA", "eviction_delay"]

@@ -943,3 +943,13 @@ __all__ = [
     "num_feasible_nodes_to_find",
     "pick_node_for_preemption",
 ]
+
+
+def subset(snap: Snapshot, names: Iterable[str]) -> Snapshot:
+    """A snapshot of some nodes of ``snap`` sharing their :class:`NodeInfo` (binds show in
+    both): one member cluster of a Karmada federation."""
+    out = Snapshot(())
+    wanted = set(names)
+    out.order = [n for n in snap.order if n in wanted]
+    out.infos = {n: snap.infos[n] for n in out.order}
+    return out
