@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import pytest
+from k8s_cases import load, pod, snapshot
 
 from simcontinuum.k8s.scheduler import Cycle
-
-from k8s_cases import load, pod, snapshot
 
 SCORE_FILES = {
     "least_allocated.yaml": "_s_least_allocated",

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Manifests in: reading and refusing, the k8s-hackathon scenario equal to hackathon.yaml,
 the CLI commands, and runs of the Kubernetes policies."""
 
@@ -26,7 +27,10 @@ def _run(scenario: object, policy: str) -> object:
     return Simulation(scenario, load_policy(policy)).run()
 
 
-@pytest.mark.parametrize(("yaml_policy", "k8s_policy"), [("first-fit", "first-fit"), ("kube-scheduler-hpa", "kube-scheduler")])
+@pytest.mark.parametrize(
+    ("yaml_policy", "k8s_policy"),
+    [("first-fit", "first-fit"), ("kube-scheduler-hpa", "kube-scheduler")],
+)
 def test_k8s_hackathon_gives_the_hackathon_run(yaml_policy: str, k8s_policy: str) -> None:
     a = _run(load_scenario(REPO / "scenarios" / "hackathon.yaml"), yaml_policy)
     b = _run(load_manifests(K8S, OVERLAY), k8s_policy)
@@ -91,15 +95,25 @@ spec:
     with pytest.raises(ScenarioError) as err:
         load_manifests(tmp_path)
     text = str(err.value)
-    assert "app.yaml: Deployment web: spec.template.spec.nodeSelecter: unknown field; did you mean 'nodeSelector'?" in text
+    assert (
+        "app.yaml: Deployment web: spec.template.spec.nodeSelecter: unknown field; did you mean 'nodeSelector'?"
+        in text
+    )
     m = read_manifests(tmp_path)
     assert "Deployment.spec.template.spec.containers[].env" in m.ignored_fields
 
 
 def test_multi_document_list_and_kinds(tmp_path: Path) -> None:
-    _write(tmp_path, "all.yaml", f"apiVersion: v1\nkind: List\nitems:\n" + "".join(
-        "  - " + line + "\n" if i == 0 else "    " + line + "\n" for i, line in enumerate(NODE.strip().splitlines())
-    ) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: x/v1\nkind: Widget\nmetadata: {name: w}\n")
+    _write(
+        tmp_path,
+        "all.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n"
+        + "".join(
+            "  - " + line + "\n" if i == 0 else "    " + line + "\n"
+            for i, line in enumerate(NODE.strip().splitlines())
+        )
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: x/v1\nkind: Widget\nmetadata: {name: w}\n",
+    )
     m = read_manifests(tmp_path)
     assert [e.node.name for e in m.nodes] == ["n1"]
     assert m.ignored_kinds == ["ConfigMap"]
@@ -113,7 +127,22 @@ def test_cli_translate_schedule_and_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["k8s", "schedule", str(K8S), "--overlay", str(OVERLAY), "--json"]) == 0
     decisions = json.loads(capsys.readouterr().out)
     assert {d["component"] for d in decisions} == {"detector", "classifier"}
-    assert main(["run", "--k8s", str(K8S), "--overlay", str(OVERLAY), "--policy", "kube-scheduler", "--json", "-q"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--k8s",
+                str(K8S),
+                "--overlay",
+                str(OVERLAY),
+                "--policy",
+                "kube-scheduler",
+                "--json",
+                "-q",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["requests"] > 0
     assert main(["run", "--k8s", str(tmp_path / "missing"), "--policy", "kube-scheduler"]) == 2

@@ -129,7 +129,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     console = Console(highlight=False)
     for d in decisions:
-        title = f"{d['app']}/{d['component']} pod {d['pod']} -> {d['selected-node'] or '(unschedulable)'}"
+        where = d["selected-node"] or "(unschedulable)"
+        title = f"{d['app']}/{d['component']} pod {d['pod']} -> {where}"
         table = Table(title=title, header_style="bold")
         table.add_column("node")
         table.add_column("filter")

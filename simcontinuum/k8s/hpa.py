@@ -6,10 +6,10 @@ Followed: kubernetes/kubernetes v1.31 ``pkg/controller/podautoscaler`` (``replic
 **Replica calculation** (:func:`resource_replicas`): utilisation = ``Σ usage × 100 // Σ
 requests`` (integer percent) over ready pods with metrics, ratio = utilisation / target.
 Without missing or unready pods: within ``tolerance`` (0.1) of 1 keep the current count, else
-``ceil(ratio × ready pods)``. Missing pods count as 100 % of their request (or the target, if higher) when scaling down
-and 0 % when scaling up; unready pods count 0 % when scaling up; then the ratio is recomputed
-and the change is dropped if it is within the tolerance, flips direction, or the new count
-goes the other way (``ceil(new ratio × pods with metrics)``).
+``ceil(ratio × ready pods)``. Missing pods count as 100 % of their request (or the target,
+if higher) when scaling down and 0 % when scaling up; unready pods count 0 % when scaling
+up; then the ratio is recomputed and the change is dropped if it is within the tolerance,
+flips direction, or the new count goes the other way (``ceil(new ratio × pods with metrics)``).
 
 **Normalisation** with ``spec.behavior`` (:class:`Autoscaler`): the recommendation is
 stabilised — scale-up takes the minimum, scale-down the maximum of the recommendations in

@@ -13,9 +13,10 @@ Followed: karmada-io/karmada **v1.16.0** (commit b1ff49568525b6bff36869af7dc3beb
   ``cluster.karmada.io/not-ready`` / ``unreachable`` taints of a failed cluster;
   ``spreadConstraints`` by ``cluster``/``region``/``zone``/``provider``: the groups with the
   most available replicas first, at most ``maxGroups``, failing below ``minGroups``.
-- **Estimation** (general estimator): a cluster's available replicas = ``min`` over cpu and
-  memory of ``floor(Σ free / request)``, and at most its allowed pods (allocatable minus
-  pods placed); free = allocatable − requested over its Ready nodes.
+- **Estimation** (:func:`available_replicas`, the general estimator's formula): ``min`` over
+  cpu and memory of ``floor(free / request)``, at most the allowed pods left; the policy
+  applies it per node the pod's node claim allows and sums, as karmada-scheduler-estimator
+  does.
 - **Assignment**: ``Duplicated`` gives every cluster all replicas; ``Divided`` with static
   weights (default 1 each) apportions all replicas by the **Webster (Sainte-Laguë) method**:
   each next replica goes to the cluster with the largest ``weight / (2·replicas + 1)``; ties

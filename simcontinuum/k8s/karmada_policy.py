@@ -46,10 +46,17 @@ from simcontinuum.k8s.karmada import (
 )
 from simcontinuum.k8s.manifests import label_selector as _label_selector
 from simcontinuum.k8s.objects import CLUSTER_LABEL, LabelSelector, Taint
-from simcontinuum.k8s.policy import KubeScheduler, Key
-from simcontinuum.k8s.scheduler import Scheduler, Snapshot, subset
-from simcontinuum.k8s.world import World, WorkloadInfo
-from simcontinuum.policy.api import Action, AppView, ClusterView, Deploy, Placement as Where, Remove
+from simcontinuum.k8s.policy import Key, KubeScheduler
+from simcontinuum.k8s.scheduler import (
+    Scheduler,
+    Snapshot,
+    node_matches_affinity,
+    subset,
+    untolerated,
+)
+from simcontinuum.k8s.world import WorkloadInfo, World
+from simcontinuum.policy.api import Action, AppView, ClusterView, Deploy, Remove
+from simcontinuum.policy.api import Placement as Where
 
 FAILURE_THRESHOLD = 30.0
 DESCHEDULE_INTERVAL = 120.0
@@ -176,15 +183,27 @@ class KarmadaPolicy(KubeScheduler):
         return [n for n in view.clusters.get(cluster, ()) if n in world.nodes]
 
     def _estimate(self, snap: Snapshot, view: ClusterView, cluster: str, wl: WorkloadInfo) -> int:
-        cpu = mem = pods = 0
+        """Available replicas as karmada-scheduler-estimator counts them: per Ready node
+        the pod's node claim allows (node selector, required affinity, NoSchedule taints),
+        the general estimator's formula, summed."""
+        total = 0
+        probe = self._pod(wl, "estimate", view.now)
         for n in self._nodes_of(view, cluster):
             info = snap.infos.get(n)
             if info is None or not view.nodes[n].up:
                 continue
-            cpu += info.node.cpu - info.cpu
-            mem += info.node.memory - info.memory
-            pods += info.node.pods - len(info.pods)
-        return available_replicas(cpu, mem, pods, wl.spec.request("cpu"), wl.spec.request("memory"))
+            if not node_matches_affinity(probe, info.node) or untolerated(
+                info.node.taints, wl.spec.tolerations, {"NoSchedule", "NoExecute"}
+            ):
+                continue
+            total += available_replicas(
+                info.node.cpu - info.cpu,
+                info.node.memory - info.memory,
+                info.node.pods - len(info.pods),
+                wl.spec.request("cpu"),
+                wl.spec.request("memory"),
+            )
+        return total
 
     # ------------------------------------------------------------------ assignment
     def _assign(
@@ -200,7 +219,7 @@ class KarmadaPolicy(KubeScheduler):
     ) -> dict[str, int]:
         key = (wl.app, wl.component)
         members = [c for c in self._members(view) if c.name not in exclude]
-        placement, spec = self._placement(wl)
+        placement, _spec = self._placement(wl)
         avail = {c.name: self._estimate(snap, view, c.name, wl) for c in members}
         names, term = select_clusters(members, placement, avail, total)
         previous = self.assignments.get(key, {})
@@ -282,16 +301,16 @@ class KarmadaPolicy(KubeScheduler):
             wl = world.workloads[key]
             placement, spec = self._placement(wl)
             current = self.assignments.get(key, {})
+            tolerance = _failover_seconds(spec)
             failed = (
                 frozenset(
                     c
                     for c in current
                     if c in members
                     and any(t.key == NOT_READY for t in members[c].taints)
-                    and now - self._down_since.get(c, now)
-                    >= FAILURE_THRESHOLD + _failover_seconds(spec)
+                    and now - self._down_since.get(c, now) >= FAILURE_THRESHOLD + tolerance
                 )
-                if _failover_seconds(spec) is not None
+                if tolerance is not None
                 else frozenset()
             )
             total = (
@@ -364,7 +383,8 @@ class KarmadaPolicy(KubeScheduler):
                     cid,
                     None,
                     "applied",
-                    f"{current[cluster] - placed} replicas unschedulable in {cluster} for {now - since:.0f} s",
+                    f"{current[cluster] - placed} replicas unschedulable in {cluster} "
+                    f"for {now - since:.0f} s",
                 )
                 current = dict(current)
                 if placed:

@@ -424,8 +424,8 @@ class _Reader:
         self.m.problems.append(f"{self.where}: {path}: {msg}" if path else f"{self.where}: {msg}")
 
     def fields(
-        self, d: Any, path: str, known: set[str], ignored: set[str] = frozenset()
-    ) -> Mapping[str, Any]:  # type: ignore[assignment]
+        self, d: Any, path: str, known: set[str], ignored: frozenset[str] | set[str] = frozenset()
+    ) -> Mapping[str, Any]:
         if d is None:
             return {}
         if not isinstance(d, Mapping):
@@ -875,7 +875,8 @@ def read_pod_spec(
         ):
             r.problem(
                 f"{path}.priorityClassName",
-                f"no PriorityClass {pclass!r} in the manifests; known: {', '.join(table) or '(none)'}",
+                f"no PriorityClass {pclass!r} in the manifests; known: "
+                f"{', '.join(table) or '(none)'}",
             )
         value, _g, pol = table.get(
             str(pclass),
@@ -946,9 +947,9 @@ def _read_workload(r: _Reader, doc: Mapping[str, Any]) -> None:
         return
     m = r.m
     if kind == "Pod":
-        spec = read_pod_spec(r, doc.get("spec"), "spec", wl_labels, m.priority_classes)
+        pspec = read_pod_spec(r, doc.get("spec"), "spec", wl_labels, m.priority_classes)
         app = wl_labels.get(PART_OF) or name
-        m.workloads.append(Workload(kind, name, ns, 1, None, wl_labels, spec, app, r.where))
+        m.workloads.append(Workload(kind, name, ns, 1, None, wl_labels, pspec, app, r.where))
         return
     spec = r.fields(doc.get("spec"), "spec", _WORKLOAD_SPEC, _WORKLOAD_SPEC_IGNORED)
     replicas = r.integer(spec.get("replicas", 1), "spec.replicas", minimum=0)

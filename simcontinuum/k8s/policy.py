@@ -121,7 +121,7 @@ class KubeScheduler:
                 nodes = list(scenario.topology.nodes)
                 apps = {a.id: list(a.components) for a in scenario.applications}
             else:
-                nodes = list(view.nodes.values())  # type: ignore[arg-type]
+                nodes = list(view.nodes.values())
             self.world = build_world(scenario, nodes, apps)
             if self.synthesize_hpa:
                 self._synthesize(apps)
@@ -314,7 +314,8 @@ class KubeScheduler:
                     owner[1],
                     d.nominated,
                     "applied",
-                    f"victim of {wl.app}/{wl.component} (priority {wl.spec.priority} > {v.priority})",
+                    f"victim of {wl.app}/{wl.component} "
+                    f"(priority {wl.spec.priority} > {v.priority})",
                 )
             self._nominated[key].append(d.nominated)
             self._note(call, d, wl, "rejected")

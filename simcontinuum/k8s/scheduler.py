@@ -826,6 +826,10 @@ def more_important(a: Pod, b: Pod) -> bool:
     return a.start < b.start
 
 
+def _compare_importance(a: Pod, b: Pod) -> int:
+    return -1 if more_important(a, b) else (1 if more_important(b, a) else 0)
+
+
 def select_victims(
     snap: Snapshot, info: NodeInfo, pod: Pod, make_cycle: Callable[[Snapshot], Cycle]
 ) -> list[Pod] | None:
@@ -843,9 +847,7 @@ def select_victims(
 
         ordered = sorted(
             lower,
-            key=functools.cmp_to_key(
-                lambda a, b: -1 if more_important(a, b) else (1 if more_important(b, a) else 0)
-            ),
+            key=functools.cmp_to_key(_compare_importance),
         )
         victims = []
         for p in ordered:  # reprieve the most important first
