@@ -27,10 +27,9 @@ def initial_decisions(
     scenario = load_manifests(k8s_dir, overlay, seed=seed)
     pol = load_policy(policy)
     sim = Simulation(scenario, pol, telemetry=False)
-    for app in sim.apps:
-        app.active = True
-        sim.control.place(app)
-    return list(getattr(pol, "decisions", []))
+    # just past the last arrival: every application has been placed
+    sim.advance(max((a.arrive_at for a in scenario.applications), default=0.0) + 1e-9)
+    return [d for d in getattr(pol, "decisions", []) if d.get("call") == "place"]
 
 
 __all__ = ["initial_decisions"]

@@ -95,7 +95,7 @@ class KubeScheduler:
         """Start a run: the scheduler's ties and preemption offsets draw from ``rng``."""
         self._rng = rng
         self.scheduler = Scheduler(rng)
-        self._controller: Any = None
+        self._sim: Any = None
         self.world: World | None = None
         self.desired: dict[Key, int] = {}
         self.autoscalers: dict[Key, Autoscaler] = {}
@@ -108,15 +108,16 @@ class KubeScheduler:
         self._last_failure: dict[Key, str] = {}
         self.decisions: list[dict[str, Any]] = []
 
-    def bind(self, controller: Any) -> None:
-        """Record into ``controller``'s run; read its scenario and replica states."""
-        self._controller = controller
+    def bind(self, simulation: Any) -> None:
+        """Record into ``simulation``'s run; read its scenario and which replicas run
+        (through its public driving API: ``scenario``, ``running_on``, ``record_action``)."""
+        self._sim = simulation
 
     # ------------------------------------------------------------------ world
     def _ensure_world(self, view: ClusterView) -> World:
         apps = {aid: list(a.components) for aid, a in view.apps.items()}
         if self.world is None:
-            scenario = self._controller.sim.scenario if self._controller is not None else None
+            scenario = self._sim.scenario if self._sim is not None else None
             if scenario is not None:
                 nodes = list(scenario.topology.nodes)
                 apps = {a.id: list(a.components) for a in scenario.applications}
@@ -327,13 +328,13 @@ class KubeScheduler:
 
     def _note(self, call: str, d: Decision, wl: WorkloadInfo, outcome: str) -> None:
         ann = d.annotations()
-        entry = {"time": None, "app": wl.app, "component": wl.component, "pod": d.pod, **ann}
+        entry = {"call": call, "app": wl.app, "component": wl.component, "pod": d.pod, **ann}
         if d.message:
             entry["message"] = d.message
         if len(self.decisions) < MAX_DECISIONS:
             self.decisions.append(entry)
         reason = json.dumps(
-            {k: v for k, v in entry.items() if k not in ("time", "app", "component")},
+            {k: v for k, v in entry.items() if k not in ("call", "app", "component")},
             separators=(",", ":"),
             sort_keys=True,
         )
@@ -342,8 +343,10 @@ class KubeScheduler:
     def _record(
         self, call: str, kind: str, app: str, comp: str, node: str | None, outcome: str, reason: str
     ) -> None:
-        if self._controller is not None:
-            self._controller.record(call, kind, app, comp, node, outcome=outcome, reason=reason)
+        if self._sim is not None:
+            self._sim.record_action(
+                call, kind, app, comp, node, None, outcome=outcome, reason=reason
+            )
 
     # ------------------------------------------------------------------ hooks
     def place(self, app: AppView, view: ClusterView) -> Placement:
@@ -433,12 +436,10 @@ class KubeScheduler:
         return out
 
     def _running(self, key: Key) -> set[str] | None:
-        if self._controller is None:
+        if self._sim is None:
             return None
-        app = self._controller.sim.app_by_id.get(key[0])
-        if app is None or key[1] not in app.components:
-            return None
-        return {r.node.id for r in app.components[key[1]].running}
+        running = self._sim.running_on(key[0], key[1])
+        return None if running is None else set(running)
 
     def _sync_hpas(self, view: ClusterView, telemetry: TelemetryView | None) -> None:
         if not self.autoscalers:
@@ -456,8 +457,7 @@ class KubeScheduler:
             sample_ready = int(m.get("component_running_replicas", 0) or 0)
             util = m.get("component_cpu_utilisation")
             if running is not None:  # the informer's pod states are fresh
-                rt = self._controller.sim.app_by_id[key[0]].components[key[1]]
-                ready_now = min(len(nodes), len(rt.running))
+                ready_now = sum(1 for n in nodes if n in running)
             else:  # only the delivered sample knows
                 ready_now = min(sample_ready, len(nodes))
             request = wl.spec.request("cpu")
