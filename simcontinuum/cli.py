@@ -55,6 +55,7 @@ COMMAND_MODULES = (
     "simcontinuum.experiment.commands",
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
+    "simcontinuum.k8s.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
@@ -106,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
         "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:Mine --isolate\n"
         "  simcontinuum run scenarios/quickstart.yaml --policy examples/policies/awk-first-fit "
-        "--isolate\n",
+        "--isolate\n"
+        "  simcontinuum run --k8s scenarios/k8s-hackathon \\\n"
+        "      --overlay scenarios/k8s-hackathon/overlay.yaml --policy kube-scheduler\n",
     )
     p.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
     p.add_argument(
@@ -116,9 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Continuum YAML); --policy may then be a policy-<name>.py file",
     )
     p.add_argument(
+        "--k8s",
+        metavar="DIR",
+        help="instead of FILE: a folder of Kubernetes/Karmada manifests as kubectl apply "
+        "takes them (see docs/kubernetes.md)",
+    )
+    p.add_argument(
         "--overlay",
         metavar="FILE",
-        help="with --mlsysops: what descriptions lack (prices, links, load, work) in the "
+        help="with --mlsysops or --k8s: what descriptions lack (prices, links, load, work) in the "
         "scenario format",
     )
     p.add_argument(
@@ -327,14 +336,18 @@ def _scenario_of(args: argparse.Namespace) -> Any:
     """The scenario of ``run``: FILE, or MLSysOps descriptions with --mlsysops."""
     from simcontinuum.scenario import load_scenario
 
-    if args.mlsysops and args.file:
-        raise ScenarioError("give either FILE or --mlsysops DIR, not both")
+    if sum(bool(x) for x in (args.file, args.mlsysops, getattr(args, "k8s", None))) > 1:
+        raise ScenarioError("give one of FILE, --mlsysops DIR or --k8s DIR")
+    if getattr(args, "k8s", None):
+        from simcontinuum.k8s.translate import scenario_from_args as k8s_scenario
+
+        return k8s_scenario(args.k8s, args.overlay, seed=args.seed)
     if args.mlsysops:
         from simcontinuum.mlsysops import scenario_from_args
 
         return scenario_from_args(args.mlsysops, args.overlay, seed=args.seed)
     if args.overlay:
-        raise ScenarioError("--overlay goes with --mlsysops DIR")
+        raise ScenarioError("--overlay goes with --mlsysops DIR or --k8s DIR")
     if not args.file:
         raise ScenarioError("missing FILE: give a scenario YAML file (or --mlsysops DIR)")
     return load_scenario(args.file, seed=args.seed)
