@@ -54,6 +54,7 @@ COMMAND_MODULES = (
     "simcontinuum.experiment.commands",
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
+    "simcontinuum.serve.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
