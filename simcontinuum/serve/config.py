@@ -297,8 +297,12 @@ def load_competition(path: str | os.PathLike[str]) -> Competition:
 
 
 def _short_labels(files: Sequence[Path], labels: Sequence[str]) -> list[str]:
-    """Scenario labels; a label that is a path (shared names) becomes the file's stem."""
-    return [Path(lab).stem if os.sep in lab else lab for lab in labels]
+    """Scenario labels: the file stems (``p1`` for ``public/p1.yaml``: what the URLs and
+    reports show); where two files share a stem, the scenario names (or paths) instead."""
+    stems = [f.stem for f in files]
+    if len(set(stems)) == len(stems):
+        return stems
+    return list(labels)
 
 
 __all__ = [
