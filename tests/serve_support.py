@@ -262,3 +262,19 @@ def wait_done(url: str, token: str, n_jobs: int, timeout: float = 300) -> list[d
 
 def _lower(headers: Any) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def flaky_evaluate(code: bytes, scenarios: Any, seeds: Any, limits: Any) -> Any:
+    """An evaluation whose worker process dies, as the submission's first line says:
+    ``# die: always`` (every time) or ``# die: once PATH`` (the first time: PATH is made)."""
+    from simcontinuum.serve.evaluate import evaluate
+
+    head = code.split(b"\n", 1)[0].decode()
+    if head.startswith("# die: always"):
+        os._exit(9)
+    if head.startswith("# die: once "):
+        marker = Path(head.split(" ", 3)[3])
+        if not marker.exists():
+            marker.touch()
+            os._exit(9)
+    return evaluate(code, scenarios, seeds, limits)
