@@ -60,7 +60,7 @@ def test_the_secret_never_sits_with_the_scenarios(
         load_competition(path)
     path = write_competition(tmp_path, secret={"file": "cup.secret"})
     comp = load_competition(path)
-    with pytest.raises(CompetitionError, match="cannot read .*cup.secret"):
+    with pytest.raises(CompetitionError, match=r"cannot read .*cup\.secret"):
         comp.secret()
     (tmp_path / "cup.secret").write_text("s" * 40 + "\n")
     assert comp.seeds("public") == phase_seeds(b"s" * 40, "public", 2)
