@@ -23,10 +23,10 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 
 from serve_support import FIRST_FIT, SECRET, cli, server, token_of, upload, write_competition
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p),
-                None)
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None)
 DRIVER = shutil.which("chromedriver") or (
-    "/usr/bin/chromedriver" if os.access("/usr/bin/chromedriver", os.X_OK) else None)
+    "/usr/bin/chromedriver" if os.access("/usr/bin/chromedriver", os.X_OK) else None
+)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or DRIVER is None,
     reason="headless Chromium and chromedriver are needed (apt-get install chromium "
@@ -42,9 +42,18 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
     opts = Options()
     opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--disable-background-networking", "--disable-extensions",
-                "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path}/p"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-extensions",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path}/p",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
@@ -115,9 +124,13 @@ def test_leaderboard_form_and_escaping_in_chromium(
         _until(lambda: "scored" in browser.find_element(By.CSS_SELECTOR, "#jobs tr.job").text)
 
         browser.get(srv.url + "/")
-        teams = _until(lambda: [e.text for e in browser.find_elements(
-            By.CSS_SELECTOR, "tr.team-row td.team")] if len(browser.find_elements(
-                By.CSS_SELECTOR, "tr.team-row")) == 2 else None)
+        teams = _until(
+            lambda: (
+                [e.text for e in browser.find_elements(By.CSS_SELECTOR, "tr.team-row td.team")]
+                if len(browser.find_elements(By.CSS_SELECTOR, "tr.team-row")) == 2
+                else None
+            )
+        )
         assert sorted(teams) == sorted(["alpha", EVIL])
         time.sleep(3.5)  # one more live refresh, then read the console
         logs = browser.get_log("browser")
