@@ -21,7 +21,15 @@ import pytest
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 
-from serve_support import FIRST_FIT, SECRET, cli, server, token_of, upload, write_competition
+from serve_support import (  # noqa: E402 - after the skip checks above
+    FIRST_FIT,
+    SECRET,
+    cli,
+    server,
+    token_of,
+    upload,
+    write_competition,
+)
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None)
 DRIVER = shutil.which("chromedriver") or (

@@ -23,8 +23,17 @@ import pytest
 pytest.importorskip("psycopg", reason="psycopg is not installed (the serve extra)")
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 
-from serve_support import FIRST_FIT, SECRET, cli, free_port, server, token_of, upload, wait_done
-from serve_support import write_competition
+from serve_support import (
+    FIRST_FIT,
+    SECRET,
+    cli,
+    free_port,
+    server,
+    token_of,
+    upload,
+    wait_done,
+    write_competition,
+)
 
 
 def _pg_bin() -> Path | None:
