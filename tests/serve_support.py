@@ -264,7 +264,7 @@ def _lower(headers: Any) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
-def flaky_evaluate(code: bytes, scenarios: Any, seeds: Any, limits: Any) -> Any:
+def flaky_evaluate(code: bytes, scenarios: Any, seeds: Any, limits: Any, isolation: Any) -> Any:
     """An evaluation whose worker process dies, as the submission's first line says:
     ``# die: always`` (every time) or ``# die: once PATH`` (the first time: PATH is made)."""
     from simcontinuum.serve.evaluate import evaluate
@@ -277,4 +277,4 @@ def flaky_evaluate(code: bytes, scenarios: Any, seeds: Any, limits: Any) -> Any:
         if not marker.exists():
             marker.touch()
             os._exit(9)
-    return evaluate(code, scenarios, seeds, limits)
+    return evaluate(code, scenarios, seeds, limits, isolation)

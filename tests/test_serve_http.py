@@ -187,7 +187,10 @@ def test_hostile_submissions_are_contained(cup: Cup) -> None:
     assert all(j["state"] == "failed" for j in jobs), jobs
     assert "ValueError: boom" in reasons["raises.py"]
     assert "exited with status 3" in reasons["exits.py"]
-    assert "memory" in reasons["hog.py"].lower()
+    # the cgroup's memory limit ends it, or (reclaim under it being slow on a busy machine)
+    # the organizer's clock does first: either way it fails with the reason
+    hog = reasons["hog.py"].lower()
+    assert "memory" in hog or "place() exceeded 5 s" in hog, hog
     assert "definitely_not_a_module" in reasons["badimport.py"]
     # on the private phase the reason waits for the reveal (it is text the policy controls)
     private = [j for j in jobs if j["phase"] == "private"]

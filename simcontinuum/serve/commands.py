@@ -95,6 +95,12 @@ def register(sub: Any) -> None:
         metavar="ADDR",
         help="with --executor dask: the scheduler (default: a local Dask cluster)",
     )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="run policies without isolation "
+        "where bubblewrap cannot run (never for untrusted code)",
+    )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=cmd_serve)
 
@@ -153,6 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """``simcontinuum serve FILE``"""
     if not _imports():
         return 1
+    from simcontinuum.boundary import IsolationError
     from simcontinuum.errors import ScenarioError
     from simcontinuum.serve.config import CompetitionError, load_competition
     from simcontinuum.serve.store import Store
@@ -164,6 +171,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (CompetitionError, ScenarioError) as exc:
         _err(f"error: {exc}")
         return 2
+    except IsolationError as exc:
+        _err(f"error: {exc}; or start with --insecure (never for untrusted submissions)")
+        return 1
 
 
 def _serve(args: argparse.Namespace, comp: Any, store: Any) -> int:
@@ -220,7 +230,14 @@ def _run_server(args: argparse.Namespace, comp: Any, store: Any) -> int:
         kind=args.executor,
         workers=args.workers or comp.spec.workers,
         address=args.address,
+        isolation_mode="insecure" if args.insecure else None,
     )
+    if dispatcher.isolation.mode == "none":
+        _err(
+            "warning: policies run WITHOUT isolation (bubblewrap is missing or does not work "
+            f"here{': ' + dispatcher.isolation.detail if dispatcher.isolation.detail else ''}); "
+            "never do this with untrusted submissions"
+        )
     app = create_app(comp, store, dispatcher)
     _err(f"serving '{comp.spec.name}' on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     try:

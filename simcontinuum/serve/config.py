@@ -24,6 +24,7 @@ A document::
       cpu_s: 600
       memory_mib: 2048
     workers: 2                    # evaluations at once
+    isolation: auto               # bubblewrap or refuse; insecure: without it where it fails
     rate_limit_per_minute: 120    # HTTP requests per client
 
 Seeds are never stored: :func:`phase_seeds` derives them as HMAC-SHA256(secret, "phase:i"),
@@ -121,6 +122,7 @@ class CompetitionSpec(_Strict):
     phases: list[PhaseSpec] = Field(min_length=1)
     limits: LimitsSpec = LimitsSpec()
     workers: int = Field(default=2, ge=1, le=256)
+    isolation: Literal["auto", "insecure", "none"] = "auto"
     rate_limit_per_minute: int = Field(default=120, ge=1)
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from simcontinuum.boundary import resolve_isolation
 from simcontinuum.serve.config import Competition
 from simcontinuum.serve.evaluate import EvalLimits, evaluate, worker_init
 from simcontinuum.serve.store import Claimed, Store
@@ -59,6 +60,7 @@ class Dispatcher:
     address: str | None = None
     evaluate_fn: Evaluate = evaluate
     poll_s: float = 0.5
+    isolation_mode: str | None = None
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -72,6 +74,8 @@ class Dispatcher:
         self.error: BaseException | None = None
         lim = self.competition.spec.limits
         self.limits = EvalLimits(wall_s=lim.wall_s, cpu_s=lim.cpu_s, memory_mib=lim.memory_mib)
+        # Resolved once, here: a server that cannot isolate refuses to start (IsolationError).
+        self.isolation = resolve_isolation(self.isolation_mode or self.competition.spec.isolation)
         self.scenarios = self._load_scenarios()
         self.seeds = {p.name: self.competition.seeds(p.name) for p in self.competition.phases}
 
@@ -181,7 +185,13 @@ class Dispatcher:
             log.exception("the dispatcher stopped")
 
     def _submit(self, slot: _Slot, job: Claimed) -> cf.Future[Any]:
-        args = (job.code, self.scenarios[job.phase], self.seeds[job.phase], self.limits)
+        args = (
+            job.code,
+            self.scenarios[job.phase],
+            self.seeds[job.phase],
+            self.limits,
+            self.isolation,
+        )
         try:
             return slot.running.executor.submit(self.evaluate_fn, *args)
         except RuntimeError:  # a pool that broke since its last job: replace it, once

@@ -1,13 +1,11 @@
 """The one place where the server calls the trusted evaluation of a submission.
 
 Every evaluation the server makes goes through :func:`evaluate`: one submission file, the
-phase's (validated, path-free) scenario objects, its seeds and limits in; one row per
-scenario × seed out (``status`` ``ok`` with the score and its parts, or ``failed`` with the
-reason). Today it is the leaderboard's isolated child process
-(:func:`simcontinuum.experiment.leaderboard.run_submission`: a fresh process, hard resource
-limits, a private working directory, no path to any scenario); when the trusted-evaluation
-boundary (``simcontinuum.boundary``) lands, the body below becomes its one call and nothing
-else in the server changes.
+phase's (validated, path-free) scenario objects, its seeds, limits and isolation in; one row
+per scenario × seed out (``status`` ``ok`` with the score and its parts, or ``failed`` with
+the reason). It is the trusted-evaluation boundary,
+:func:`simcontinuum.boundary.evaluate_submission`: the engine and the score run here (in the
+server's worker process), only the policy runs, under bubblewrap, in its own worker.
 
 Runs in a worker process (a local pool or a Dask worker): everything here is picklable data.
 """
@@ -16,21 +14,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.boundary import EvalLimits, Isolation, evaluate_submission
+
 if TYPE_CHECKING:
     from simcontinuum.model import Scenario
-
-
-@dataclass(frozen=True)
-class EvalLimits:
-    """Limits of one evaluation: wall and CPU seconds for all its runs, address space."""
-
-    wall_s: float = 600.0
-    cpu_s: int = 600
-    memory_mib: int = 2048
 
 
 def evaluate(
@@ -38,20 +28,19 @@ def evaluate(
     scenarios: Sequence[tuple[str, Scenario]],
     seeds: Sequence[int],
     limits: EvalLimits,
+    isolation: Isolation | str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate one submission's source ``code``; one row per scenario × seed, in order.
 
     A submission that cannot be imported, raises, or exceeds a limit gives ``failed`` rows
     with the reason; only a failure of the evaluation machinery itself raises.
     """
-    from simcontinuum.experiment.leaderboard import Limits, complete_rows, run_submission
-
     with tempfile.TemporaryDirectory(prefix="simcontinuum-serve-") as work:
         path = Path(work) / "submission.py"
         path.write_bytes(code)
-        lim = Limits(wall_s=limits.wall_s, cpu_s=limits.cpu_s, memory_mib=limits.memory_mib)
-        outcome = run_submission(path, scenarios, seeds, lim)
-        return complete_rows(outcome, [label for label, _ in scenarios], seeds)
+        return evaluate_submission(
+            path, scenarios, seeds, limits, isolation, team="submission", staged=True
+        )
 
 
 def worker_init() -> None:
@@ -73,4 +62,4 @@ def worker_init() -> None:
         pass
 
 
-__all__ = ["EvalLimits", "evaluate", "worker_init"]
+__all__ = ["EvalLimits", "Isolation", "evaluate", "worker_init"]

@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from simcontinuum.experiment.store import jsonable
+from simcontinuum.jsonutil import jsonable
 from simcontinuum.serve.config import Competition, CompetitionError
 
 SCHEMA_VERSION = "1"
