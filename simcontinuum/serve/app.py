@@ -52,6 +52,7 @@ from simcontinuum.serve.config import Competition, CompetitionError
 from simcontinuum.serve.store import LimitError, Store, Team
 
 HERE = Path(__file__).resolve().parent
+BOARD_TTL_S = 1.0
 HIDDEN_REASON = "failed on the hidden scenarios; the reason shows when the phase is revealed"
 COOKIE = "simcontinuum_token"
 CSP = (
@@ -124,6 +125,8 @@ class Server:
         self.templates = _templates()
         self.limiter = RateLimiter(competition.spec.rate_limit_per_minute)
         self.cap = competition.spec.limits.max_upload_kib * 1024
+        self._boards: tuple[float, list[dict[str, Any]]] | None = None
+        self._boards_lock = threading.Lock()
 
     # -------------------------------------------------------------- helpers
 
@@ -146,11 +149,23 @@ class Server:
             raise HTTPException(403, "the organizer token is needed")
 
     def boards(self) -> list[dict[str, Any]]:
-        states = self.store.phase_states()
-        return [
-            phase_board(p, states.get(p.name, {}), self.store.phase_jobs(p.name))
-            for p in self.competition.phases
-        ]
+        """Every phase's board; computed at most once a second (the page refreshes every few
+        seconds; under load every viewer then shares one computation)."""
+        with self._boards_lock:
+            now = time.monotonic()
+            if self._boards is None or now - self._boards[0] >= BOARD_TTL_S:
+                states = self.store.phase_states()
+                boards = [
+                    phase_board(p, states.get(p.name, {}), self.store.phase_jobs(p.name))
+                    for p in self.competition.phases
+                ]
+                self._boards = (now, boards)
+            return self._boards[1]
+
+    def invalidate(self) -> None:
+        """Forget the cached boards (a phase changed state)."""
+        with self._boards_lock:
+            self._boards = None
 
     async def upload(self, request: Request) -> tuple[str, bytes]:
         """The policy file of a multipart request, checked (size, type, syntax).
@@ -451,6 +466,7 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
             text = await run_in_threadpool(srv.store.set_phase, name, action)
         except CompetitionError as exc:
             raise HTTPException(409, str(exc)) from None
+        srv.invalidate()
         from urllib.parse import quote
 
         return RedirectResponse(f"/organizer?done={quote(text)}", status_code=303)

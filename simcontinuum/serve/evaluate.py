@@ -12,6 +12,7 @@ Runs in a worker process (a local pool or a Dask worker): everything here is pic
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,15 +45,21 @@ def evaluate(
 
 
 def worker_init() -> None:
-    """Start-up of a local worker process: die with the server, leave Ctrl-C to it.
+    """Start-up of a local worker process: lower priority, die with the server, leave
+    Ctrl-C to it.
 
     ``PR_SET_PDEATHSIG`` (Linux): the kernel kills the worker when the server process dies,
     even by SIGKILL, so a crashed server leaves no worker evaluating a job that the next
     server will evaluate again.
     """
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Evaluations are batch work, pages are interactive: on a machine that does both, the
+    # web server keeps its CPU (the policy's sandbox inherits this niceness too).
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
     try:
         import ctypes
 
