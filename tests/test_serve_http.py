@@ -113,6 +113,8 @@ def test_a_token_acts_only_for_its_team(cup: Cup) -> None:
 def test_organizer_pages_need_the_organizer_token(cup: Cup) -> None:
     team = cup.team("erin")
     assert http(cup.url + "/organizer")[0] == 403
+    code, _, headers = http(cup.url + "/team")  # a person without a token: to the login form
+    assert code == 303 and headers["location"] == "/login"
     assert http(cup.url + "/organizer", token=team)[0] == 403
     code, page, _ = http(cup.url + "/organizer", token=cup.organizer)
     assert code == 200 and "erin" in page and "open-public" in page

@@ -484,6 +484,8 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
         wants_json = request.url.path.startswith("/api/") or "authorization" in request.headers
         if wants_json:
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        if exc.status_code == 401 and request.method == "GET":
+            return RedirectResponse("/login", status_code=303)  # a person: to the login form
         return srv.page(
             "error.html", request, status=exc.status_code, code=exc.status_code, detail=exc.detail
         )
