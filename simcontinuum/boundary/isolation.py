@@ -246,13 +246,11 @@ def _interpreter_mounts() -> list[str]:
     or a checkout with scenario files in it."""
     import site
 
-    import simcontinuum
-
     paths = {
         Path(sys.base_prefix).resolve(),
         Path(sys.prefix),
         Path(sys.prefix).resolve(),
-        Path(simcontinuum.__file__).resolve().parent,
+        Path(__file__).resolve().parents[1],  # the simcontinuum package
         *(Path(p).resolve() for p in site.getsitepackages()),
     }
     paths = {p for p in paths if p != Path("/") and p.exists()}

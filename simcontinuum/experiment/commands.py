@@ -10,7 +10,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import positive_int, seed
+from simcontinuum.argtypes import add_command, add_common, positive_int, seed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,14 +57,14 @@ leaderboard_runs.csv and leaderboard.html.
 
 def register(subparsers: Any) -> None:
     """Add ``bench`` and ``leaderboard`` to the CLI."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "bench",
         help="run policies x scenarios x seeds in parallel and compare them",
         description="Run a sweep of policies over scenarios and seeds (resumable), then print "
         "and save the mean and 95% CI of the score and its parts, a ranking and a paired "
         "comparison.",
         epilog=BENCH_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--policies", "-p", nargs="+", required=True, metavar="POLICY")
     p.add_argument(
@@ -73,7 +73,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seeds", type=positive_int, default=10, help="seeds per pair (default: 10)")
     p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel tasks (default: 1)")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="run store and tables")
     p.add_argument(
         "--executor",
         choices=("auto", "inline", "process", "dask"),
@@ -84,16 +83,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", metavar="POLICY", help="compare every policy to this one")
     p.add_argument("--chunk", type=positive_int, help="seeds per task (default: automatic)")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no tables")
+    add_common(p, out="run store and tables", out_required=True, quiet="no progress bar, no tables")
     p.set_defaults(handler=cmd_bench)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "leaderboard",
         help="rank every team's policy file on hidden scenarios, each in isolation",
         description="Evaluate every policy file of SUBMISSIONS on the hidden scenarios, each "
         "in its own limited process, and write the ranked leaderboard.",
         epilog=LEADERBOARD_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "submissions", metavar="SUBMISSIONS", help="folder: one *.py or directory per team"
@@ -101,7 +100,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scenarios", "-S", nargs="+", required=True, metavar="PATH")
     p.add_argument("--seeds", type=positive_int, default=5, help="seeds per scenario (default: 5)")
     p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
-    p.add_argument("--out", "-o", required=True, metavar="DIR")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="submissions at once")
     p.add_argument(
         "--time-limit", type=float, default=600.0, help="wall seconds per submission (600)"
@@ -119,7 +117,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run without isolation where bubblewrap cannot run (only for code you trust)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress, no table")
+    add_common(p, out="the leaderboard tables", out_required=True, quiet="no progress, no table")
     p.set_defaults(handler=cmd_leaderboard)
 
 

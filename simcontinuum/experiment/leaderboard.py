@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import simcontinuum
+from simcontinuum._version import __version__
 from simcontinuum.errors import SimContinuumError
 from simcontinuum.io import atomic_path
 
@@ -340,7 +340,7 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
         + table_html(result.table)
         + "<h2>Runs</h2>"
         + table_html(result.runs[[c for c in _RUN_COLUMNS if c in result.runs]])
-        + f"<p>simcontinuum {esc(simcontinuum.__version__)}</p>"
+        + f"<p>simcontinuum {esc(__version__)}</p>"
     )
     written.append(write_page(target / "leaderboard.html", "Leaderboard", body))
     return written
