@@ -56,6 +56,7 @@ COMMAND_MODULES = (
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
     "simcontinuum.k8s.commands",
+    "simcontinuum.serve.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
