@@ -9,7 +9,10 @@ Tables (pandas DataFrames, flat columns, units in names):
 - ``actions``: every policy decision (``time_s, call, kind, app, component, node, target,
   outcome, reason``);
 - ``replicas``: every replica's life; ``cost``: node-hours, core-hours, energy, egress;
-- ``events``: failures, recoveries, arrivals and departures.
+- ``events``: failures, recoveries, arrivals and departures;
+- ``steps``: one row per visit of a request to a component replica, with its network,
+  queue-wait and service times (see :mod:`simcontinuum.engine.steps`; empty when the run
+  was made with ``steps=False``, or by a version without it).
 
 ``save(dir)`` writes Parquet (or CSV) atomically: into a temporary folder renamed into place,
 with ``meta.json`` written last, so a killed process never leaves a folder that loads as
@@ -28,10 +31,13 @@ from typing import Any
 
 import pandas as pd
 
+from simcontinuum.engine.steps import empty_steps
 from simcontinuum.errors import ResultsError
 from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
 
-TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events")
+TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events", "steps")
+#: Tables a results folder written by an older version may lack (loaded empty).
+OPTIONAL_TABLES = ("steps",)
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Results:
     cost: pd.DataFrame
     events: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    steps: pd.DataFrame = field(default_factory=empty_steps)
 
     def summary(self) -> dict[str, Any]:
         """Counts, latency, SLO, cost by tier, energy, migrations, and the score with its
@@ -137,6 +144,9 @@ class Results:
             try:
                 tables[name] = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
             except FileNotFoundError as exc:
+                if name in OPTIONAL_TABLES and name not in meta.get("tables", ()):
+                    tables[name] = empty_steps()
+                    continue
                 raise ResultsError(f"{path}: missing — the folder is partial") from exc
             except Exception as exc:  # pyarrow raises many kinds on a corrupt file
                 raise ResultsError(f"{path}: corrupt ({type(exc).__name__}: {exc})") from exc

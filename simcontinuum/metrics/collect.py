@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simcontinuum.engine.buffers import copy_of
+from simcontinuum.engine.steps import empty_steps
 from simcontinuum.engine.traffic import STATUS_NAMES
 from simcontinuum.metrics.recorder import (
     ACTION_COLUMNS,
@@ -79,6 +80,7 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         cost=_cost(sim, horizon),
         events=Recorder.frame(sim.recorder.events, EVENT_COLUMNS),
         meta=meta,
+        steps=sim.traffic.steps.frame(sim, horizon) if sim.traffic.steps else empty_steps(),
     )
 
 
