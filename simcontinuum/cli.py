@@ -54,6 +54,7 @@ COMMAND_MODULES = (
     "simcontinuum.experiment.commands",
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
+    "simcontinuum.export.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
     p.add_argument("--strict", action="store_true", help="stop at the first policy error")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
+    p.add_argument(
+        "--no-steps", action="store_true", help="no per-step timing table (faster, smaller)"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument(
@@ -248,12 +252,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = out / "report.html"
     scenario = _scenario_of(args)
     policy = load_policy(args.policy)
-    sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
+    sim = Simulation(
+        scenario,
+        policy,
+        strict=args.strict,
+        telemetry=not args.no_telemetry,
+        steps=not args.no_steps,
+    )
     show = not args.quiet and not args.json and sys.stderr.isatty()
     results = _run_with_progress(sim, show)
     if scenario.scoring.reference_policy and not results.meta["interrupted"]:
         base = Simulation(
-            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False
+            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False, steps=False
         ).run()
         results.meta["reference"] = {"policy": scenario.scoring.reference_policy, **base.summary()}
     if out is not None:

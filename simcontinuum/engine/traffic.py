@@ -335,16 +335,12 @@ class Traffic:
         service = rt.sampler.draw() * rep.inv_speed
         rt.busy += service
         finish = node.start_service(now, service)
-        if steps is not None:  # inline: this is once per step
-            step.sid = len(steps.rid)
+        if steps is not None:  # inline, two appends: this is once per step
+            ints = steps.ints
+            step.sid = len(ints) // 3
             join = step.join
-            steps.rid.append(step.rid)
-            steps.parent.append(-1 if join is None else join.step.sid)
-            steps.rep.append(rep.id)
-            steps.arrive.append(now)
-            steps.wait.append(finish - service - now)
-            steps.service.append(service)
-            steps.back.append(step.back)
+            ints.extend((step.rid, -1 if join is None else join.step.sid, rep.id))
+            steps.floats.extend((now, finish - service - now, service, step.back))
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch
