@@ -55,6 +55,7 @@ COMMAND_MODULES = (
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
     "simcontinuum.export.commands",
+    "simcontinuum.calibrate.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on

@@ -262,11 +262,7 @@ def trace_lines(
                     _attr("simcontinuum.app", app),
                     _attr("simcontinuum.source", source),
                     _attr("simcontinuum.status", st),
-                    *(
-                        [_attr("simcontinuum.reason", reason)]
-                        if isinstance(reason, str)
-                        else []
-                    ),
+                    *([_attr("simcontinuum.reason", reason)] if isinstance(reason, str) else []),
                 ],
                 ok=st == "ok",
                 kind=SPAN_KIND_SERVER,
