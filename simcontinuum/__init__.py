@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum._version import __version__
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
 if TYPE_CHECKING:
     from simcontinuum.model import Scenario
     from simcontinuum.results import Results
-
-__version__ = "0.1.0"
 
 
 def load(scenario: str | os.PathLike[str] | dict[str, Any], *, seed: int | None = None) -> Scenario:

@@ -14,11 +14,11 @@ import importlib.util
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from simcontinuum import __version__
+from simcontinuum._version import __version__
 from simcontinuum.argtypes import seed
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
@@ -270,9 +270,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out is not None:
         results.save(out, fmt="csv" if args.csv else "parquet")
     if args.json:
-        import json
+        from simcontinuum.jsonutil import dumps
 
-        print(json.dumps(_clean(results.summary()), indent=2))
+        print(dumps(results.summary(), indent=2, sort_keys=False))
     else:
         print_summary(results, _console())
         if out is not None:
@@ -329,11 +329,14 @@ def _check_out(out: Path, *, force: bool) -> None:
 
 
 def _run_with_progress(sim: Any, show: bool) -> Results:
+    """Run ``sim``, with a progress bar on a terminal. The bar drives the run in slices
+    through the engine's driving API (``advance``), which adds no events: the results,
+    ``meta["events"]`` included, are those of a run without the bar."""
     if not show:
-        return sim.run()
+        return cast("Results", sim.run())
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    duration = sim.scenario.duration
+    duration = sim.horizon
     with Progress(
         TextColumn("[bold]simulating[/] {task.description}"),
         BarColumn(),
@@ -343,14 +346,17 @@ def _run_with_progress(sim: Any, show: bool) -> Results:
         transient=True,
     ) as progress:
         task = progress.add_task(sim.scenario.name, total=duration)
-        step = duration / 100.0
+        return cast("Results", _drive_in_slices(sim, lambda t: progress.update(task, completed=t)))
 
-        def tick(_e: Any) -> None:
-            progress.update(task, completed=sim.env.now)
-            sim.env.timeout(step).callbacks.append(tick)
 
-        sim.env.timeout(step).callbacks.append(tick)
-        return sim.run()
+def _drive_in_slices(sim: Any, show: Callable[[float], None], slices: int = 100) -> Results:
+    """Advance ``sim`` to its horizon in ``slices`` steps, calling ``show(now)`` after each."""
+    duration = sim.horizon
+    for i in range(1, slices + 1):
+        show(sim.advance(duration if i == slices else duration * i / slices))
+        if sim.done:
+            break
+    return cast("Results", sim.finish())
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -359,10 +365,6 @@ def _fmt(value: Any, unit: str = "") -> str:
     if isinstance(value, int):
         return f"{value:,}{unit}"
     return f"{value:,.4g}{unit}"
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
 def print_summary(results: Results, console: Console) -> None:

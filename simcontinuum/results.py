@@ -21,23 +21,63 @@ complete. ``Results.load(dir)`` reads it back and says what is missing or corrup
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from simcontinuum.engine.steps import empty_steps
 from simcontinuum.errors import ResultsError
+from simcontinuum.io import atomic_directory
+from simcontinuum.jsonutil import dumps
 from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
 
+#: Where ``Results.plot`` finds its plotter (``module:Class``, called with the results).
+PLOTTER = "simcontinuum.report.figures:Plotter"
 TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events", "steps")
 #: Tables a results folder written by an older version may lack (loaded empty).
 OPTIONAL_TABLES = ("steps",)
+#: Step outcomes, by code (see :mod:`simcontinuum.engine.steps`).
+STEP_STATUS_NAMES = ("ok", "failed", "dropped", "incomplete", "cancelled")
+STEP_COLUMNS = (
+    "step_id",
+    "request_id",
+    "parent_step",
+    "app",
+    "component",
+    "replica_id",
+    "node",
+    "sent_s",
+    "arrive_s",
+    "network_in_s",
+    "queue_wait_s",
+    "service_s",
+    "done_s",
+    "network_out_s",
+    "status",
+    "scored",
+)
+
+
+def empty_steps() -> pd.DataFrame:
+    """A ``steps`` table with no rows (runs without step recording, older results)."""
+    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, "float64")) for c in STEP_COLUMNS})
+
+
+_DTYPES = {
+    "step_id": "int64",
+    "request_id": "int64",
+    "parent_step": "int64",
+    "replica_id": "int64",
+    "app": "category",
+    "component": "category",
+    "node": "category",
+    "status": "category",
+    "scored": "bool",
+}
 
 
 @dataclass
@@ -95,9 +135,7 @@ class Results:
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_directory(target) as tmp:
             for name in TABLES:
                 df = getattr(self, name)
                 if fmt == "parquet":
@@ -105,19 +143,8 @@ class Results:
                 else:
                     df.to_csv(tmp / f"{name}.csv", index=False)
             meta = {**self.meta, "format": fmt, "tables": list(TABLES), "complete": True}
-            meta["summary"] = _jsonable(self.summary())
-            (tmp / "meta.json").write_text(json.dumps(_jsonable(meta), indent=2, sort_keys=True))
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            meta["summary"] = self.summary()
+            (tmp / "meta.json").write_text(dumps(meta, indent=2), encoding="utf-8")
         return target
 
     @classmethod
@@ -155,19 +182,11 @@ class Results:
 
     @property
     def plot(self) -> Any:
-        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...)."""
-        from simcontinuum.report.figures import Plotter
+        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...).
 
-        return Plotter(self)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj
+        Results is a leaf: it never imports the report layer. The plotter is found by name
+        when asked for (:data:`PLOTTER`, like an entry point), so ``results`` stays importable
+        without matplotlib and the layer contracts hold (see ``docs/architecture.md``).
+        """
+        module, _, name = PLOTTER.partition(":")
+        return getattr(importlib.import_module(module), name)(self)

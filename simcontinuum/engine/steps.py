@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simcontinuum.engine.buffers import copy_of
+from simcontinuum.results import STEP_COLUMNS, STEP_STATUS_NAMES, empty_steps
+
+__all__ = ["STEP_COLUMNS", "STEP_STATUS_NAMES", "StepColumns", "empty_steps"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,26 +41,6 @@ if TYPE_CHECKING:
     from simcontinuum.engine.simulation import Simulation
 
 STEP_OK, STEP_FAILED, STEP_DROPPED, STEP_INCOMPLETE, STEP_CANCELLED = 0, 1, 2, 3, 4
-STEP_STATUS_NAMES = ("ok", "failed", "dropped", "incomplete", "cancelled")
-
-STEP_COLUMNS = (
-    "step_id",
-    "request_id",
-    "parent_step",
-    "app",
-    "component",
-    "replica_id",
-    "node",
-    "sent_s",
-    "arrive_s",
-    "network_in_s",
-    "queue_wait_s",
-    "service_s",
-    "done_s",
-    "network_out_s",
-    "status",
-    "scored",
-)
 
 
 class StepColumns:
@@ -172,23 +155,3 @@ class StepColumns:
                 "scored": scored,
             }
         )
-
-
-def empty_steps() -> pd.DataFrame:
-    """A ``steps`` table with no rows (runs without step recording, older results)."""
-    import pandas as pd
-
-    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, "float64")) for c in STEP_COLUMNS})
-
-
-_DTYPES = {
-    "step_id": "int64",
-    "request_id": "int64",
-    "parent_step": "int64",
-    "replica_id": "int64",
-    "app": "category",
-    "component": "category",
-    "node": "category",
-    "status": "category",
-    "scored": "bool",
-}

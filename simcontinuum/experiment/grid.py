@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simcontinuum import __version__
-from simcontinuum.experiment.store import RunStore, jsonable, policy_hash, run_id, run_key
+from simcontinuum._version import __version__
+from simcontinuum.experiment.store import RunStore, policy_hash, run_id, run_key
+from simcontinuum.jsonutil import jsonable
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -65,12 +66,10 @@ def policy_spec(text: str) -> PolicySpec:
         PolicyError: the policy cannot be loaded (checked here, once, before any run).
     """
     from simcontinuum.policy.registry import load_policy
+    from simcontinuum.policy.spec import parse_policy_spec
 
     load_policy(text)  # fail early, in the parent, with the registry's message
-    target, sep, attr = text.strip().rpartition(":")
-    spec = text.strip()
-    if sep and (target.endswith(".py") or "/" in target or "\\" in target):
-        spec = f"{Path(target).expanduser().resolve()}:{attr}"
+    spec = parse_policy_spec(text).portable()
     return PolicySpec(text, spec, policy_hash(spec))
 
 

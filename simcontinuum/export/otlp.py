@@ -159,7 +159,7 @@ def trace_lines(
     results: Results, start_epoch: float, *, sample: float = 1.0, seed: int = 0
 ) -> tuple[list[str], int, int]:
     """``traces.jsonl``'s lines, the number of traces and of spans."""
-    from simcontinuum.engine.streams import Streams
+    from simcontinuum.streams import Streams
 
     req = results.requests
     steps = results.steps.sort_values("step_id", kind="stable").reset_index(drop=True)

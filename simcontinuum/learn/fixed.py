@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum.errors import PolicyError
-from simcontinuum.policy.builtins import _Tentative
+from simcontinuum.io import atomic_write
+from simcontinuum.policy.reservations import Reservations
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +70,7 @@ class FixedPlacement:
 
     def place(self, app: AppView, view: ClusterView) -> Placement:
         """The listed nodes of ``app`` (replaced where infeasible; see the module docstring)."""
-        t = _Tentative(view)
+        t = Reservations(view)
         wanted = self.placement.get(app.id, {})
         out: Placement = {}
         for cid in app.order():
@@ -93,7 +94,7 @@ class FixedPlacement:
         return out
 
     @staticmethod
-    def _nearest(view: ClusterView, t: _Tentative, comp: Any, nid: str) -> str | None:
+    def _nearest(view: ClusterView, t: Reservations, comp: Any, nid: str) -> str | None:
         feasible = t.feasible(comp)
         if not feasible:
             return None
@@ -169,14 +170,45 @@ def write_placement(
     import yaml
 
     doc = normalise(placement, "placement")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     head = "".join(f"# {line}\n" for line in (comment or "").splitlines())
     body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(head + body, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write(path, head + body)
 
 
-__all__ = ["FixedMap", "FixedPlacement", "normalise", "read_placement", "write_placement"]
+class FixedScheme:
+    """The ``fixed:PATH`` policy spec: a placement file (see :func:`read_placement`)."""
+
+    example = "fixed:best.yaml"
+
+    def load(self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None) -> Any:
+        """The :class:`FixedPlacement` of the file ``arg``."""
+        return FixedPlacement.load(arg, search_path=search_path)
+
+    def files(
+        self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None
+    ) -> list[Path]:
+        """The placement file (when it exists)."""
+        p = Path(arg).expanduser()
+        candidates = [p] + (
+            [Path(d) / p for d in (search_path or ())] if not p.is_absolute() else []
+        )
+        return [c for c in candidates if c.is_file()][:1]
+
+    def key(self, arg: str) -> str:
+        """Only the file's content identifies the policy."""
+        return ""
+
+
+SCHEME = FixedScheme()
+"""Registered as the ``fixed:`` scheme of :mod:`simcontinuum.policy.spec`."""
+
+
+__all__ = [
+    "SCHEME",
+    "FixedMap",
+    "FixedPlacement",
+    "FixedScheme",
+    "normalise",
+    "read_placement",
+    "write_placement",
+]

@@ -133,10 +133,11 @@ class MLSysOpsPolicy:
         )
 
     # ------------------------------------------------------------------ engine hooks
-    def bind(self, controller: Any) -> None:
-        """Record into ``controller``'s run and read its scenario (see
-        :mod:`simcontinuum.mlsysops.bridge`); the engine calls this right after ``reset``."""
-        self._bridge = EngineBridge(controller)
+    def bind(self, simulation: Any) -> None:
+        """Record into ``simulation``'s run and read its scenario through its public driving
+        API (see :mod:`simcontinuum.mlsysops.bridge`); the engine calls this right after
+        ``reset``."""
+        self._bridge = EngineBridge(simulation)
         self._cycle = None
 
     def reset(self, rng: Any) -> None:
@@ -369,9 +370,44 @@ def load_policy_spec(
     return MLSysOpsPolicy(path, search_path=search_path, **opts)
 
 
+class MLSysOpsScheme:
+    """The ``mlsysops:PATH[?options]`` policy spec, which also claims bare ``policy-*.py``
+    paths (see :func:`load_policy_spec`)."""
+
+    example = "mlsysops:policies/"
+
+    def load(self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None) -> Any:
+        """The :class:`MLSysOpsPolicy` of ``arg``."""
+        return load_policy_spec(arg, search_path=search_path)
+
+    def files(
+        self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None
+    ) -> list[Path]:
+        """The policy file, or every ``policy-*.py`` of the folder (none when missing)."""
+        body = arg[len(PREFIX) :] if arg.startswith(PREFIX) else arg
+        path = body.partition("?")[0]
+        if not path:
+            return []
+        try:
+            return find_policy_files(Path(path), search_path)
+        except PolicyError:
+            return []
+
+    def key(self, arg: str) -> str:
+        """The options (``level``, ``builtin``) identify the policy, besides the files."""
+        query = arg.partition("?")[2]
+        return "&".join(sorted(filter(None, query.split("&"))))
+
+
+SCHEME = MLSysOpsScheme()
+"""Registered as the ``mlsysops:`` scheme of :mod:`simcontinuum.policy.spec`."""
+
+
 __all__ = [
     "LEVELS",
+    "SCHEME",
     "MLSysOpsPolicy",
+    "MLSysOpsScheme",
     "is_policy_spec",
     "load_policy_file",
     "load_policy_spec",

@@ -303,7 +303,12 @@ class Scenario:
     random_failures: tuple[RandomFailures, ...] = ()
     scoring: Scoring = field(default_factory=Scoring)
     source_path: str | None = None
-    digest: str = ""  # sha256 of the canonical document, for result keys
+    digest: str = ""  # sha256 of the canonical document and the files it reads (result keys)
+
+    def __hash__(self) -> int:
+        # Equal scenarios have equal digests (the digest is a field), so this is consistent
+        # with the field-wise ``==``; hashing the fields would hash every node and request.
+        return hash((self.name, self.digest))
 
     def node(self, nid: str) -> Node:
         """The node called ``nid`` (KeyError if unknown)."""
@@ -318,6 +323,26 @@ class Scenario:
             if a.id == aid:
                 return a
         raise KeyError(aid)
+
+
+def nominal_rate(source: Source) -> float:
+    """A source's mean request rate per second (for views and load estimates).
+
+    >>> nominal_rate(Source("s", "app", "dev", Arrival(type="onoff", rate=10.0, on=1.0, off=3.0)))
+    2.5
+    """
+    a = source.arrival
+    if a.type in ("poisson", "periodic"):
+        return float(a.rate)
+    if a.type == "diurnal":
+        return float(a.mean_rate)
+    if a.type == "onoff":
+        cycle = a.on + a.off
+        return float(a.rate * a.on / cycle) if cycle > 0 else 0.0
+    if a.type == "trace" and a.times:
+        span = max(a.times) - min(a.times)
+        return len(a.times) / span if span > 0 else float(len(a.times))
+    return 0.0
 
 
 __all__ = [
@@ -343,4 +368,5 @@ __all__ = [
     "Telemetry",
     "Topology",
     "Work",
+    "nominal_rate",
 ]

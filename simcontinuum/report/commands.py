@@ -63,7 +63,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         results = Results.load(src)
         scenario = None
         if args.scenario:
-            from simcontinuum import load
+            from simcontinuum.scenario import load_scenario as load
 
             scenario = load(args.scenario, seed=results.meta.get("seed"))
         out = Path(args.output) if args.output else src / "report.html"
