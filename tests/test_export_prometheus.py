@@ -202,3 +202,28 @@ def test_query_range_matches_every_sample(prom: str, run_dir: Path) -> None:
     assert np.allclose(got, want, rtol=1e-12)
     cores = scalar(prom, f'k8s_node_allocatable_cpu{{node="{NODE}"}}', 60)
     assert cores == 8
+
+
+def test_grafana_dashboard_queries_answer(prom: str, run_dir: Path, tmp_path: Path) -> None:
+    from simcontinuum.export.grafana import queries
+
+    out = tmp_path / "grafana"
+    assert (
+        main(
+            [
+                "export",
+                str(run_dir),
+                "--format",
+                "grafana",
+                "-o",
+                str(out),
+                "--start-epoch",
+                str(START),
+            ]
+        )
+        == 0
+    )
+    dash = json.loads(next((out / "dashboards" / "json").glob("*.json")).read_text())
+    for expr in queries(dash):
+        res = query(prom, expr.replace("$__rate_interval", "30s"), 100.0)
+        assert res, f"no data for the dashboard query {expr}"

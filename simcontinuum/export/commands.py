@@ -170,7 +170,7 @@ def _export(args: argparse.Namespace, results: Any, scenario: Any, start: float)
         from simcontinuum.export.grafana import write_bundle
 
         _empty_dir(out, args.force)
-        files = write_bundle(results, out, datasource_url=args.datasource_url)
+        files = write_bundle(results, out, datasource_url=args.datasource_url, start_epoch=start)
         _err(f"wrote {len(files)} files to {out}/ (point Grafana's provisioning path at it)")
         return 0
     fams = families(results, scenario, delivered_only=args.delivered_only)

@@ -155,6 +155,18 @@ DERIVED: dict[str, Metric] = {
         "pod phase: 1 Pending (pulling, starting), 2 Running",
         "k8s_cluster",
     ),
+    "app_slo_latency_seconds": _m(
+        "simcontinuum_app_slo_latency_seconds",
+        GAUGE,
+        "seconds",
+        "the application's latency SLO target (a constant, for dashboards)",
+    ),
+    "cost": _m(
+        "simcontinuum_cost",
+        COUNTER,
+        "",
+        "cumulative cost by tier (node-hours, core-hours, energy, egress), ends at the cost table",
+    ),
     "component_steps": _m(
         "simcontinuum_component_steps", COUNTER, "", "steps served (per-step timing table)"
     ),
@@ -318,7 +330,36 @@ def families(
     out += _pod_phase(results, nodes)
     out += _step_counters(results)
     out += _hackathon(results)
+    out += _slo_and_cost(results, scenario)
     return _merge([f for f in out if not f.frame.empty])
+
+
+def _slo_and_cost(results: Results, scenario: Scenario | None) -> list[Family]:
+    """The SLO targets (constant series) and the cumulative cost by tier."""
+    import pandas as pd
+
+    from simcontinuum.report.data import cost_over_time, slo_targets
+
+    times = sample_times(results)
+    if not len(times):
+        return []
+    out = []
+    targets, _note = slo_targets(results, scenario)
+    if targets:
+        slo = pd.concat(
+            [
+                pd.DataFrame({"app": app, "time_s": times, "value": float(sec)})
+                for app, (sec, _kind) in targets.items()
+            ],
+            ignore_index=True,
+        )
+        out.append(_family(DERIVED["app_slo_latency_seconds"], APP_LABELS, slo))
+    edges = np.concatenate([[0.0], times])
+    cum = cost_over_time(results, edges)
+    if len(cum.columns):
+        cost = cum.reset_index().melt(id_vars="time_s", var_name="tier", value_name="value")
+        out.append(_family(DERIVED["cost"], ("tier",), cost))
+    return out
 
 
 def _merge(fams: list[Family]) -> list[Family]:
