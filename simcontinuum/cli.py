@@ -57,6 +57,8 @@ COMMAND_MODULES = (
     "simcontinuum.learn.commands",
     "simcontinuum.k8s.commands",
     "simcontinuum.serve.commands",
+    "simcontinuum.export.commands",
+    "simcontinuum.calibrate.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
@@ -159,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure",
         action="store_true",
         help="with --isolate: use a worker without sandbox where bubblewrap cannot run",
+    )
+    p.add_argument(
+        "--no-steps", action="store_true", help="no per-step timing table (faster, smaller)"
     )
     p.add_argument(
         "--report",
@@ -277,11 +282,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = _scenario_of(args)
     show = not args.quiet and not args.json and sys.stderr.isatty()
     with _policy_of(args, scenario) as policy:
-        sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
+        sim = Simulation(
+            scenario,
+            policy,
+            strict=args.strict,
+            telemetry=not args.no_telemetry,
+            steps=not args.no_steps,
+        )
         results = _run_with_progress(sim, show)
     if scenario.scoring.reference_policy and not results.meta["interrupted"]:
         base = Simulation(
-            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False
+            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False, steps=False
         ).run()
         results.meta["reference"] = {"policy": scenario.scoring.reference_policy, **base.summary()}
     if out is not None:
