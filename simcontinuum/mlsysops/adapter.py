@@ -28,9 +28,10 @@ the files list in ``initialContext``, as the agent does) joined with ``&``.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,9 @@ class MLSysOpsPolicy:
             :func:`~simcontinuum.mlsysops.load_descriptions`); whatever is not described is
             made up from the scenario (:func:`~simcontinuum.mlsysops.descriptions.synthesize`).
         search_path: directories where relative paths are also looked for.
+        loader: makes a :class:`PolicyFile` of a path (default: import it here;
+            :mod:`simcontinuum.boundary.mlsysops` gives one whose functions run in an
+            isolated worker).
 
     Raises:
         PolicyError: a file is missing, does not import, lacks a function, or two files have
@@ -87,6 +91,7 @@ class MLSysOpsPolicy:
         builtin: bool = True,
         descriptions: str | os.PathLike[str] | Descriptions | None = None,
         search_path: Iterable[str | os.PathLike[str]] | None = None,
+        loader: Callable[[Path], PolicyFile] | None = None,
         install_packages: bool = False,
     ) -> None:
         if level not in LEVELS:
@@ -97,9 +102,10 @@ class MLSysOpsPolicy:
             found += find_policy_files(Path(p), [Path(d) for d in (search_path or ())])
         self.paths = found
         self.install_packages = bool(install_packages)
-        self.files: list[PolicyFile] = [
-            load_policy_module(p, install_packages=self.install_packages) for p in found
-        ]
+        # the loader imports each file here, or (the trust boundary) starts a worker for it
+        if loader is None:
+            loader = functools.partial(load_policy_module, install_packages=self.install_packages)
+        self.files: list[PolicyFile] = [loader(p) for p in found]
         seen: dict[str, Path] = {}
         for f in self.files:
             if f.name in seen:
@@ -364,9 +370,13 @@ def load_policy_file(
 
 
 def load_policy_spec(
-    text: str, *, search_path: Iterable[str | os.PathLike[str]] | None = None
+    text: str,
+    *,
+    search_path: Iterable[str | os.PathLike[str]] | None = None,
+    loader: Callable[[Path], PolicyFile] = load_policy_module,
 ) -> MLSysOpsPolicy:
-    """The policy of a spec string (see the module docstring for the forms).
+    """The policy of a spec string (see the module docstring for the forms); ``loader`` as
+    for :class:`MLSysOpsPolicy`.
 
     Raises:
         PolicyError: an unknown option or a bad path.
@@ -390,7 +400,7 @@ def load_policy_spec(
             )
     if not path:
         raise PolicyError(f"policy '{text}': give a policy-<name>.py file or a directory")
-    return MLSysOpsPolicy(path, search_path=search_path, **opts)
+    return MLSysOpsPolicy(path, search_path=search_path, loader=loader, **opts)
 
 
 class MLSysOpsScheme:
