@@ -281,3 +281,40 @@ def load_descriptions_hackathon() -> Scenario:
     hack = ROOT / "scenarios" / "mlsysops-hackathon"
     overlay = yaml.safe_load((hack / "overlay.yaml").read_text())
     return load_descriptions(hack / "descriptions", {**overlay, "duration": "60s"})
+
+
+def test_behind_the_boundary_clock_random_and_modules_hold(tmp_path: Path) -> None:
+    """Through the trust boundary the worker sees the same simulated clock, the same random
+    sequences and one module per application: the same tables as in-process."""
+    from simcontinuum.boundary import probe
+    from simcontinuum.boundary.local import isolated_policy
+    from simcontinuum.engine.simulation import Simulation
+
+    scn = build(tmp_path / "sc", apps=2)
+    body = """
+    import random, time
+    global COUNT
+    COUNT = globals().get("COUNT", 0) + 1
+    context["seen"] = [round(time.time()), COUNT, random.random()]
+    return False, context
+    """
+    path = make(tmp_path / "p", "policy-probe.py", body, interval="10s")
+    here_pol = load_policy_file(path)
+    here = Simulation(scn, here_pol, seed=4).run()
+    with isolated_policy(str(path), scn, isolation=probe()) as pol:
+        there = Simulation(scn, pol, seed=4).run()
+        contexts = [
+            i.context["seen"]
+            for a in pol._cycle.agents.values()
+            for i in a.instances
+            if i.file is not None
+        ]
+    mine = [
+        i.context["seen"]
+        for a in here_pol._cycle.agents.values()
+        for i in a.instances
+        if i.file is not None
+    ]
+    assert contexts == mine and len(mine) == 2
+    assert all(seen[0] == 30 and seen[1] == 4 for seen in mine)  # sim time; 4 calls per module
+    assert here.actions.equals(there.actions)
