@@ -356,6 +356,7 @@ def load_policy_file(
     level: str = "cluster",
     builtin: bool = True,
     descriptions: str | os.PathLike[str] | Descriptions | None = None,
+    install_packages: bool = False,
 ) -> MLSysOpsPolicy:
     """A simcontinuum policy running the MLSysOps policy file(s) at ``path``.
 
@@ -366,7 +367,13 @@ def load_policy_file(
 
     See :class:`MLSysOpsPolicy` for the arguments.
     """
-    return MLSysOpsPolicy(path, level=level, builtin=builtin, descriptions=descriptions)
+    return MLSysOpsPolicy(
+        path,
+        level=level,
+        builtin=builtin,
+        descriptions=descriptions,
+        install_packages=install_packages,
+    )
 
 
 def load_policy_spec(

@@ -116,7 +116,17 @@ def load_policy_module(
         with shim_modules(), simulated_clock(now):
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
-        why = f"; {hint(path, missing)}" if missing and isinstance(exc, ImportError) else ""
+        why = ""
+        if isinstance(exc, ImportError):
+            name = (getattr(exc, "name", None) or "").split(".")[0]
+            if missing:
+                why = f"; {hint(path, missing)}"
+            elif name:
+                why = (
+                    f"; install it where the simulation runs ('pip install {name}'). On the "
+                    "agent a module comes from initialContext['packages'] only when that dict "
+                    "is a literal, or from the agent image (requests comes with mlstelemetry)"
+                )
         raise PolicyError(
             f"cannot import MLSysOps policy file '{path}': {type(exc).__name__}: {exc}{why}"
         ) from exc
