@@ -318,3 +318,13 @@ def test_behind_the_boundary_clock_random_and_modules_hold(tmp_path: Path) -> No
     assert contexts == mine and len(mine) == 2
     assert all(seen[0] == 30 and seen[1] == 4 for seen in mine)  # sim time; 4 calls per module
     assert here.actions.equals(there.actions)
+
+
+def test_check_install_packages_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from simcontinuum.cli import main
+
+    path = make(tmp_path, "policy-yaml.py", "return False, context")
+    path.write_text(path.read_text().replace('"packages": []', '"packages": ["pyyaml", "json"]'))
+    assert main(["mlsysops", "check", "--install-packages", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "packages ['pyyaml', 'json'] installed" in out and ": ok" in out
