@@ -88,7 +88,7 @@ class RemotePolicyFile(PolicyFile):
             reply = self.sub.call(msg, self.call_s)
         except Exception as exc:
             if type(exc).__name__ == "WorkerTimeout":
-                from simcontinuum.engine.control import PolicyTimeout
+                from simcontinuum.errors import PolicyTimeout
 
                 raise PolicyTimeout() from None
             raise

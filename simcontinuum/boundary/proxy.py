@@ -253,7 +253,7 @@ class RemotePolicy:
         return self.call_s + (0.25 if self.timeout_is_engine else 0.0)
 
     def _timeout(self) -> None:
-        from simcontinuum.engine.control import PolicyTimeout
+        from simcontinuum.errors import PolicyTimeout
 
         if self.timeout_is_engine:
             raise PolicyTimeout() from None

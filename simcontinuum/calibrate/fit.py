@@ -231,7 +231,8 @@ def calibrate(
             interval before its first sample).
         max_iter: simulations at most.
         progress: called as ``progress(done, total, message)`` after each simulation.
-        simulate: run a document (default: :func:`simcontinuum.run` with the scenario's seed).
+        simulate: run a document (default: a :class:`~simcontinuum.engine.simulation.Simulation`
+            run with the scenario's seed).
     """
     bad = [p for p in fit if p not in PARAMETERS]
     if bad:
@@ -370,11 +371,13 @@ def _why_not(key: str) -> str:
 
 
 def _default_simulate(policy: str, seed: int) -> Callable[[dict[str, Any]], tuple[Any, Any]]:
-    import simcontinuum
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.policy.registry import load_policy
+    from simcontinuum.scenario import load_scenario
 
     def run(document: dict[str, Any]) -> tuple[Any, Any]:
-        scn = simcontinuum.load(document, seed=seed)
-        return simcontinuum.run(scn, policy=policy, seed=seed, reference=False), scn
+        scn = load_scenario(document, seed=seed)
+        return Simulation(scn, load_policy(policy)).run(), scn
 
     return run
 

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum.engine.recorder import ActionRow
-from simcontinuum.errors import PolicyError
+from simcontinuum.errors import PolicyError, PolicyTimeout
 from simcontinuum.model import nominal_rate
 from simcontinuum.policy.api import (
     AppView,
@@ -450,11 +450,6 @@ class Controller:
         self.sim.recorder.action(
             ActionRow(self.sim.env.now, call, kind, app, component, node, target, outcome, reason)
         )
-
-
-class PolicyTimeout(BaseException):
-    """Raised inside a policy call that ran past its time limit. A ``BaseException`` so that
-    a policy's own ``except Exception`` cannot swallow it."""
 
 
 @contextmanager
