@@ -62,13 +62,14 @@ class Program:
     command: tuple[str, ...]
     directory: Path | None
     label: str
+    kind: str = "policy"  # or "mlsysops": a policy file's initialize/analyze/plan
 
     @classmethod
     def python(cls, spec: str, directory: Path | None = None, *, mlsysops: bool = False) -> Program:
         """A Python policy: a submission file, ``file.py:Class`` or a registered name."""
         cmd = [sys.executable, "-s", "-m", "simcontinuum.boundary.worker"]
         cmd += ["--mlsysops", spec] if mlsysops else [spec]
-        return cls(tuple(cmd), directory, spec)
+        return cls(tuple(cmd), directory, spec, "mlsysops" if mlsysops else "policy")
 
     @classmethod
     def executable(cls, path: Path, *, isolated: bool) -> Program:
@@ -156,7 +157,7 @@ class Submission:
             self.worker.stop("fatal")
             raise SubmissionError(f"cannot load the policy: {clean_text(first.get('reason'))}")
         try:
-            self.hello = check_hello(first)
+            self.hello = check_hello(first, self.program.kind)
         except ProtocolViolation as exc:
             self.worker.stop(str(exc))
             raise SubmissionError(f"the policy worker's hello is invalid: {exc}") from None

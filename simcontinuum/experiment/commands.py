@@ -23,6 +23,8 @@ examples:
       --scenarios scenarios/quickstart.yaml --seeds 10 --jobs 2 --out out/bench
   simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios challenge/public \\
       --seeds 5 --baseline first-fit --out out/mine
+  simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios scenarios/ \
+      --seeds 3 --isolate --out out/isolated          # as the leaderboard runs them
   simcontinuum bench ... --executor dask                              # a local Dask cluster
   simcontinuum bench ... --executor dask --address tcp://10.0.0.5:8786   # an existing one
 
@@ -84,6 +86,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", metavar="POLICY", help="compare every policy to this one")
     p.add_argument("--chunk", type=positive_int, help="seeds per task (default: automatic)")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each policy as the leaderboard does: in a sandboxed worker (docs/protocol.md)",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="with --isolate: no sandbox where bwrap fails"
+    )
     add_common(p, out="run store and tables", out_required=True, quiet="no progress bar, no tables")
     p.set_defaults(handler=cmd_bench)
 
@@ -167,6 +177,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 chunk=args.chunk,
                 telemetry=not args.no_telemetry,
                 progress=progress,
+                isolate=("insecure" if args.insecure else "auto") if args.isolate else None,
             )
     except (BenchError, ExecutorError) as exc:
         _err(f"error: {exc}")

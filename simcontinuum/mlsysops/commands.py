@@ -43,9 +43,16 @@ def register(subparsers: Any) -> None:
         "(packages, scope, analyze_interval), imports. Prints every finding; exits 2 on errors.",
         epilog="examples:\n"
         "  simcontinuum mlsysops check scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
-        "  simcontinuum mlsysops check my-policies/policy-*.py\n",
+        "  simcontinuum mlsysops check my-policies/policy-*.py\n"
+        "  simcontinuum mlsysops check --install-packages team/policy-group1.py\n",
     )
     c.add_argument("files", nargs="+", metavar="FILE", help="policy-<name>.py files")
+    c.add_argument(
+        "--install-packages",
+        action="store_true",
+        help="pip-install the packages the files list in initialContext['packages'] (as the "
+        "agent does) into this environment",
+    )
     c.set_defaults(handler=cmd_check)
     t = add_command(
         sub,
@@ -74,6 +81,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     worst = EXIT_OK
     for f in args.files:
+        if args.install_packages:
+            from pathlib import Path
+
+            from simcontinuum.errors import PolicyError
+            from simcontinuum.mlsysops.packages import require_packages, static_packages
+
+            try:
+                left = require_packages(Path(f), install=True)
+            except PolicyError as exc:
+                print(f"{f}: error: {exc}")
+                worst = EXIT_BAD_INPUT
+                continue
+            wanted = static_packages(f)
+            if wanted:
+                print(
+                    f"{f}: packages {wanted} installed"
+                    if not left
+                    else f"{f}: still missing {left}"
+                )
         findings = check_policy_file(f)
         for line in format_findings(f, findings):
             print(line)
