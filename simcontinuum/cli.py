@@ -259,6 +259,14 @@ def cmd_policies(args: argparse.Namespace) -> int:
     for name, text in available_policies().items():
         table.add_row(name, text)
     _console().print(table)
+    from simcontinuum.policy.spec import available_schemes
+
+    schemes = Table(title="Spec schemes (use as --policy SCHEME:ARG)")
+    schemes.add_column("scheme", style="bold")
+    schemes.add_column("argument")
+    for name, text in available_schemes().items():
+        schemes.add_row(f"{name}:", text)
+    _console().print(schemes)
     return Exit.OK
 
 
