@@ -38,6 +38,7 @@ from simcontinuum.boundary.protocol import (
 )
 from simcontinuum.boundary.views import ViewEncoder
 from simcontinuum.errors import PolicyError
+from simcontinuum.jsonutil import jsonable
 from simcontinuum.policy.api import AppView, ClusterView, Event
 
 STARTUP_S = 60.0  # importing numpy/pandas on a loaded machine takes seconds
@@ -291,7 +292,7 @@ class RemotePolicy:
     def reset(self, rng: Any) -> None:
         """Give the worker's policy the run's ``policy`` stream (its exact state)."""
         state = rng.bit_generator.state
-        self._ready(self._send({"type": "reset", "rng": _jsonable_state(state)}))
+        self._ready(self._send({"type": "reset", "rng": jsonable(state)}))
 
     def place(self, app: AppView, view: ClusterView) -> dict[str, list[str]]:
         """Where ``app``'s components go."""
@@ -327,14 +328,6 @@ class RemotePolicy:
         if isinstance(out, RemoteError):
             raise self._fail(out)
         return out
-
-
-def _jsonable_state(state: Any) -> Any:
-    if isinstance(state, dict):
-        return {str(k): _jsonable_state(v) for k, v in state.items()}
-    if hasattr(state, "tolist"):
-        return state.tolist()
-    return state
 
 
 def stage(source: Path, into: Path) -> Path:

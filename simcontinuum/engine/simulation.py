@@ -86,6 +86,8 @@ class Simulation:
         seed: overrides ``scenario.seed``.
         strict: stop at the first policy error instead of recording it.
         telemetry: sample telemetry every ``scenario.telemetry.interval`` (on by default).
+        steps: record every step's queue wait and service time (the ``steps`` table; on by
+            default).
     """
 
     def __init__(
@@ -96,8 +98,10 @@ class Simulation:
         seed: int | None = None,
         strict: bool = False,
         telemetry: bool = True,
+        steps: bool = True,
     ) -> None:
         self.scenario = scenario
+        self.record_steps = steps
         self.seed = scenario.seed if seed is None else int(seed)
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)

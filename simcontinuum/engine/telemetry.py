@@ -211,9 +211,16 @@ class TelemetrySampler:
 class DeliveredTelemetry:
     """The telemetry a policy may read at ``now``: only samples already delivered."""
 
+    __slots__ = ("_now", "_s")
+
     def __init__(self, sampler: TelemetrySampler, now: float) -> None:
         self._s = sampler
-        self.now = now
+        self._now = now
+
+    @property
+    def now(self) -> float:
+        """The simulated time of this view (read-only)."""
+        return self._now
 
     def window(self, seconds: float) -> pd.DataFrame:
         """Delivered samples taken in the last ``seconds`` (long form: one row per value)."""
