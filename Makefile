@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/quickstart.yaml
 POLICY   ?= first-fit
 
-.PHONY: run test lint format bench bench-quick clean help
+.PHONY: run test lint format bench bench-quick clean help mlsysops-venv
 
 help:
 	@echo "make run    - set up .venv, run $(SCENARIO) with $(POLICY), print the score table"
@@ -48,6 +48,9 @@ bench: $(VENV)/.base
 
 bench-quick: $(VENV)/.base
 	$(BIN)/python benchmarks/run.py --quick
+
+mlsysops-venv:  # the MLSysOps framework 0.1.12 for tests/test_mlsysops_differential.py
+	bash .ci/setup.d/mlsysops.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
