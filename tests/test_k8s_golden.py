@@ -16,6 +16,7 @@ SCORE_FILES = {
     "taint_toleration.yaml": "_s_taints",
     "node_affinity.yaml": "_s_node_affinity",
     "pod_topology_spread.yaml": "_s_spread",
+    "inter_pod_affinity.yaml": "_s_interpod",
 }
 
 
