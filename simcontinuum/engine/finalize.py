@@ -34,6 +34,7 @@ from simcontinuum.engine.recorder import (
     Recorder,
     RequestStatus,
 )
+from simcontinuum.engine.steps import empty_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +89,7 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         cost=_cost(sim, horizon),
         events=Recorder.frame(sim.recorder.events, EVENT_COLUMNS),
         meta=meta,
+        steps=sim.traffic.steps.frame(sim, horizon) if sim.traffic.steps else empty_steps(),
     )
 
 

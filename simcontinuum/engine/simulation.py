@@ -86,6 +86,8 @@ class Simulation:
         seed: overrides ``scenario.seed``.
         strict: stop at the first policy error instead of recording it.
         telemetry: sample telemetry every ``scenario.telemetry.interval`` (on by default).
+        steps: record every step's queue wait and service time (the ``steps`` table; on by
+            default).
     """
 
     def __init__(
@@ -96,8 +98,10 @@ class Simulation:
         seed: int | None = None,
         strict: bool = False,
         telemetry: bool = True,
+        steps: bool = True,
     ) -> None:
         self.scenario = scenario
+        self.record_steps = steps
         self.seed = scenario.seed if seed is None else int(seed)
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
@@ -321,9 +325,10 @@ class Simulation:
         return {r.node.id for r in rt_app.components[component].running}
 
     def ended_requests(self) -> EndedCursor:
-        """A new reader of the requests that end from now on (``cursor.read(now)`` returns
-        plain arrays: ids, end times, :class:`~simcontinuum.engine.recorder.RequestStatus`
-        codes, arrival times, application indices in scenario order)."""
+        """A new reader of ended requests: each ``cursor.read(now)`` returns those that ended
+        by ``now`` and were not read before (the first read: all so far), as plain arrays —
+        ids, end times, :class:`~simcontinuum.engine.recorder.RequestStatus` codes, arrival
+        times, application indices in scenario order."""
         return EndedCursor(self)
 
     def delivered_telemetry(self) -> DeliveredTelemetry | None:

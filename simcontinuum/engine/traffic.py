@@ -34,6 +34,12 @@ from simcontinuum.engine.compute import throttled_finish
 from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
 from simcontinuum.engine.simpy_compat import PRIORITY, FastEvent, scheduler
+from simcontinuum.engine.steps import (
+    STEP_CANCELLED,
+    STEP_DROPPED,
+    STEP_FAILED,
+    StepColumns,
+)
 from simcontinuum.model import nominal_rate
 
 if TYPE_CHECKING:
@@ -55,7 +61,7 @@ class Step(FastEvent):
     """One visit of a request to one component replica (an event scheduled twice: when it
     reaches the replica's node, and when the node has done its work)."""
 
-    __slots__ = ("back", "epoch", "hops", "join", "lat2", "replica", "resp", "rid")
+    __slots__ = ("back", "epoch", "hops", "join", "lat2", "replica", "resp", "rid", "sid")
     back: float  # seconds for the answer to reach the caller
     epoch: int  # the node's epoch when the step arrived
     join: Join | None  # the caller waiting for this answer (None: the source)
@@ -64,6 +70,7 @@ class Step(FastEvent):
     rid: int
     hops: list  # link contention only: the route's hops, caller to replica
     resp: float  # link contention only: response bytes
+    sid: int  # its row in the steps columns once it arrived (-1 before)
 
 
 class Join:
@@ -112,6 +119,7 @@ class Traffic:
         self.reasons: dict[int, str] = {}
         self.dead: set[int] = set()  # ended early while other branches may be in flight
         self.egress_bytes: dict[tuple[str, str], float] = {}
+        self.steps = StepColumns() if sim.record_steps else None
 
     # ---------------------------------------------------------------- sources
     # Arrivals are open-loop, so they are drawn ahead, a window of simulated time at a time,
@@ -248,6 +256,7 @@ class Traffic:
         step.join = join
         step.lat2 = lat + lat
         step.back = lat + resp_size * k
+        step.sid = -1
         if self.contended:  # links are FIFO servers: the transfer goes hop by hop
             self._send_request(step, caller, req_size, resp_size, now)
             return
@@ -287,17 +296,24 @@ class Traffic:
         rep = step.replica
         node = rep.node
         now = self.env.now
+        steps = self.steps
         if rep.state is GONE or not node.up:
             rep.inflight -= 1
+            if steps is not None:
+                steps.add(step, now, STEP_FAILED)
             self.end(step.rid, FAILED, now, 0.0, f"replica_lost:{node.id}")
             return
         if step.rid in self.dead:
             rep.inflight -= 1
+            if steps is not None:
+                steps.add(step, now, STEP_CANCELLED)
             self.sim.deployer.step_finished(rep)
             return
         mq = node.max_queue
         if mq is not None and node.in_system - node.cores >= mq:
             rep.inflight -= 1
+            if steps is not None:
+                steps.add(step, now, STEP_DROPPED)
             self.sim.deployer.step_finished(rep)
             self.end(step.rid, DROPPED, now, 0.0, f"queue_full:{node.id}")
             return
@@ -307,8 +323,14 @@ class Traffic:
         slots = rep.limit_free
         if slots is None:
             finish = node.start_service(now, service)
-        else:
+        else:  # a cpu limit: the wait below then includes the time throttled
             finish = throttled_finish(node, slots, rep.limit_rate, now, service)
+        if steps is not None:  # inline, two appends: this is once per step
+            ints = steps.ints
+            step.sid = len(ints) // 3
+            join = step.join
+            ints.extend((step.rid, -1 if join is None else join.step.sid, rep.id))
+            steps.floats.extend((now, finish - service - now, service, step.back))
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch
@@ -388,8 +410,11 @@ class Traffic:
 
     def fail_node_steps(self, node_index: int, steps: set, now: float) -> None:
         """Fail the requests of the steps in flight on a node that just failed."""
+        record = self.steps
         for step in steps:
             step.replica.inflight -= 1
+            if record is not None:
+                record.lost(step.sid)
             self.end(step.rid, FAILED, now, 0.0, f"node_failure:{self._node_ids[node_index]}")
 
     def reset_routes(self) -> None:
@@ -414,7 +439,7 @@ class Ended(NamedTuple):
 
     rid: np.ndarray  # request ids
     end: np.ndarray  # end times, seconds
-    status: np.ndarray  # OK, FAILED, DROPPED
+    status: np.ndarray  # RequestStatus codes: OK, FAILED, DROPPED
     arrival: np.ndarray  # arrival times, seconds
     app: np.ndarray  # application indices
 
