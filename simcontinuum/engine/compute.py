@@ -216,3 +216,30 @@ class NodeState:
         busy = min(self.busy_seconds(t), self.cores * up_seconds)
         joules = n.power.idle_w * up_seconds + (n.power.max_w - n.power.idle_w) * busy / n.cores
         return Usage(hours, core_seconds, up_seconds, joules / 3.6e6)
+
+
+def throttled_finish(
+    node: NodeState, slots: list[float], rate: float, now: float, service: float
+) -> float:
+    """When a step of a cpu-limited replica finishes (the fluid form of the CFS quota).
+
+    A replica with a limit of ``L`` cores runs at most ``ceil(L)`` steps at once (its
+    ``slots``, a heap of free times, FIFO), each at ``rate = L / ceil(L)`` of a core: over any
+    interval it never uses more than ``L`` cores, which is what the kernel's quota
+    (``L × 100 ms`` per 100 ms period) enforces on average, without the within-period
+    bursts. The step still needs ``service`` seconds of a node core (FIFO with every other
+    step on the node), so it ends at the later of the two: the node's contention or its
+    own quota. The node core is held for ``service`` only, as a throttled cgroup leaves the
+    core to others.
+
+    >>> from simcontinuum.model import Node
+    >>> n = NodeState(Node(id="n", tier="edge", cluster="c", cores=2), 0)
+    >>> throttled_finish(n, [0.0], 0.5, 0.0, 0.010)  # 10 ms of cpu at half a core
+    0.02
+    """
+    first = slots[0]
+    start = first if first > now else now
+    node_finish = node.start_service(start, service)
+    finish = max(node_finish, start + service / rate)
+    heapq.heapreplace(slots, finish)
+    return finish

@@ -30,6 +30,7 @@ import numpy as np
 
 from simcontinuum.engine.arrivals import INF, ArrivalClock
 from simcontinuum.engine.buffers import take
+from simcontinuum.engine.compute import throttled_finish
 from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
 from simcontinuum.engine.simpy_compat import PRIORITY, FastEvent, scheduler
@@ -319,7 +320,11 @@ class Traffic:
         rt = rep.rt
         service = rt.sampler.draw() * rep.inv_speed
         rt.busy += service
-        finish = node.start_service(now, service)
+        slots = rep.limit_free
+        if slots is None:
+            finish = node.start_service(now, service)
+        else:  # a cpu limit: the wait below then includes the time throttled
+            finish = throttled_finish(node, slots, rep.limit_rate, now, service)
         if steps is not None:  # inline, two appends: this is once per step
             ints = steps.ints
             step.sid = len(ints) // 3

@@ -232,6 +232,7 @@ class Component:
     replicas_min: int = 1
     replicas_max: int = 1
     slo: Slo | None = None
+    cpu_limit: float | None = None  # cores; a replica never runs faster (CFS quota, fluid)
 
 
 @dataclass(frozen=True, slots=True)

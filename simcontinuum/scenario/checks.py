@@ -313,6 +313,11 @@ def check_component(path: str, comp: ComponentDoc) -> list[str]:
         out.append(f"{path}.replicas.max: expected at least 1, got {rmax}")
     elif rmax is not None and rmax < comp.replicas.min:
         out.append(f"{path}.replicas: min {comp.replicas.min} is more than max {rmax}")
+    if comp.cpu_limit is not None and comp.cpu_limit < comp.cpu:
+        out.append(
+            f"{path}.cpu_limit: {comp.cpu_limit:g} is less than cpu {comp.cpu:g} (a limit is "
+            "at least the request, as Kubernetes requires); raise cpu_limit or lower cpu"
+        )
     return out + check_work(f"{path}.work", comp.work)
 
 
