@@ -256,3 +256,34 @@ def test_check_source_and_rate_limiter() -> None:
     assert limiter.allow("k", now=3.0) == pytest.approx(57.0)
     assert limiter.allow("other", now=3.0) == 0.0
     assert limiter.allow("k", now=60.5) == 0.0  # the first hit left the window
+
+
+def test_a_phase_window_bounds_its_submissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    monkeypatch.setenv("SIMCONTINUUM_COMPETITION_SECRET", SECRET)
+    path = write_competition(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["phases"][0]["opens"] = "2030-01-01T09:00:00Z"
+    doc["phases"][0]["closes"] = "2030-01-01T17:00:00Z"
+    path.write_text(yaml.safe_dump(doc))
+    comp = load_competition(path)
+    store = Store(comp.database_url(), comp)
+    store.create()
+    store.add_team("alpha")
+    store.set_phase("public", "open")
+    store.set_phase("private", "open")
+    team = store.teams()[0]
+    at = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+    assert store.submit(team, "a.py", b"x = 1\n", now=at + 8 * 3600).phases == ("private",)
+    assert store.submit(team, "a.py", b"x = 1\n", now=at + 10 * 3600).phases == (
+        "public",
+        "private",
+    )
+    assert store.submit(team, "a.py", b"x = 1\n", now=at + 17 * 3600).phases == ("private",)
+    doc["phases"][0]["closes"] = "2030-01-01T08:00:00Z"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(CompetitionError, match=r"phases\[0\].closes: must be after opens"):
+        load_competition(path)
