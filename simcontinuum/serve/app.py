@@ -127,6 +127,7 @@ class Server:
         self.cap = competition.spec.limits.max_upload_kib * 1024
         self._boards: tuple[float, list[dict[str, Any]]] | None = None
         self._boards_lock = threading.Lock()
+        self._queue: tuple[float, list[int]] | None = None
         self._tokens: dict[str, float] = {}  # valid token hashes -> until when
 
     # -------------------------------------------------------------- helpers
@@ -174,6 +175,14 @@ class Server:
                 ]
                 self._boards = (now, boards)
             return self._boards[1]
+
+    def queue(self) -> list[int]:
+        """The queued job ids in order, read at most once a second (for queue positions)."""
+        with self._boards_lock:
+            now = time.monotonic()
+            if self._queue is None or now - self._queue[0] >= BOARD_TTL_S:
+                self._queue = (now, self.store.queued_ids())
+            return self._queue[1]
 
     def invalidate(self) -> None:
         """Forget the cached boards (a phase changed state)."""
@@ -361,7 +370,7 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
         return response
 
     def _team_view(team: Team) -> dict[str, Any]:
-        jobs = srv.store.team_jobs(team.id)
+        jobs = srv.store.team_jobs(team.id, srv.queue())
         public = {p.name for p in competition.phases if p.public}
         states = srv.store.phase_states()
         for j in jobs:
