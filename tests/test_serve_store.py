@@ -241,16 +241,20 @@ def test_check_source_and_rate_limiter() -> None:
 
     from simcontinuum.serve.app import RateLimiter, check_source
 
-    assert check_source("a.py", b"x = 1\n", 100) == b"x = 1\n"
+    assert check_source("a.py", b"x = 1\n", 1000) == b"x = 1\n"
     for name, data, status, text in [
-        ("a.py", b"x" * 101, 413, "larger"),
+        ("a.py", b"x" * 1001, 413, "larger"),
         ("a.txt", b"x = 1\n", 400, "*.py"),
         ("a.py", b"   \n", 400, "empty"),
         ("a.py", b"def f(:\n", 400, "line 1"),
     ]:
         with pytest.raises(HTTPException) as info:
-            check_source(name, data, 100)
+            check_source(name, data, 1000)
         assert info.value.status_code == status and text in info.value.detail
+    for deep in (b"x = " + b"-" * 50000 + b"1\n", b"x = " + b"+".join([b"1"] * 50000) + b"\n"):
+        with pytest.raises(HTTPException) as info:  # the compiler's own limits, not a crash
+            check_source("deep.py", deep, 256 * 1024)
+        assert info.value.status_code == 400 and "nested" in info.value.detail
     limiter = RateLimiter(3)
     assert [limiter.allow("k", now=t) for t in (0.0, 1.0, 2.0)] == [0.0, 0.0, 0.0]
     assert limiter.allow("k", now=3.0) == pytest.approx(57.0)

@@ -245,6 +245,8 @@ def check_source(name: str, data: bytes, cap: int) -> bytes:
     except (SyntaxError, ValueError) as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
         raise HTTPException(400, f"{name}: not valid Python{where}: {exc}") from None
+    except (RecursionError, MemoryError, OverflowError):  # pathological nesting
+        raise HTTPException(400, f"{name}: too deeply nested to compile") from None
     return data
 
 
