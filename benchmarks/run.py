@@ -405,10 +405,14 @@ def main(argv: list[str] | None = None) -> int:
         "cases": results,
     }
     out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    text = json.dumps(doc, indent=2, default=str) + "\n"
+    try:  # the package's one atomic write; the pure-SimPy floor also runs without it
+        from simcontinuum.io import atomic_write
+    except ImportError:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    else:
+        atomic_write(out, text)
     console.print(f"wrote {out}")
     return 0
 

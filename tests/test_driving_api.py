@@ -177,3 +177,36 @@ def test_without_a_failure_the_request_is_ok(contention: bool) -> None:
     res = Simulation(sc, Pin({"front": ["a"], "back": ["b"]}), telemetry=False).run()
     (row,) = res.requests.itertuples()
     assert row.status == "ok" and row.end_s == pytest.approx(1.0 + 0.002 + 0.1 + 5.0 + 0.002)
+
+
+def test_the_replica_life_cycle_is_as_documented() -> None:
+    """pulling (image, then start-up) → running → draining → gone; no pending: a deploy that
+    does not fit is rejected at once."""
+    from simcontinuum.engine.replicas import DRAINING, GONE, PULLING, RUNNING
+
+    sc = scenario(
+        [mknode("reg", "cloud"), mknode("e", cores=1)],
+        [application("a", [comp("x", 0.01, cpu=0.6, image_size=1e6, startup=2.0)])],
+        [source("a", "e", trace(1.0))],
+        links=[Link("reg", "e", 0.0, 8e6)],  # 1 MB at 8 Mbit/s: a 1 s pull
+        registry="reg",
+        duration=30.0,
+    )
+    sim = Simulation(sc, Pin({"x": ["e"]}), telemetry=False)
+    sim.advance(0.5)
+    (rep,) = sim.app_by_id["a"].components["x"].replicas
+    assert rep.state == PULLING and sim.placement("a", "x") == ("e",)
+    assert sim.running_on("a", "x") == set()
+    sim.apply([Deploy("a", "x", "e")])  # 0.6 + 0.6 cores > 1: rejected now, never pending
+    sim.advance(2.9)
+    assert rep.state == PULLING  # pulled at 1 s, starting up until 3 s
+    sim.advance(3.5)
+    assert rep.state == RUNNING and sim.running_on("a", "x") == {"e"}
+    sim.apply([Move("a", "x", "e", "reg")])  # e drains once the copy on reg runs
+    res = sim.finish()
+    assert rep.state in (DRAINING, GONE)
+    rows = res.replicas.set_index("node")
+    assert (rows.loc["e", "image_ready_s"], rows.loc["e", "running_s"]) == (1.0, 3.0)
+    rejected = res.actions[res.actions["outcome"] == "rejected"]
+    assert rejected[["time_s", "kind"]].values.tolist() == [[0.5, "deploy"]]
+    assert "over capacity" in rejected["reason"].item()

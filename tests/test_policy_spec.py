@@ -74,6 +74,9 @@ def test_a_bare_file_with_one_policy_class(tmp_path: Path) -> None:
         PolicyError, match=r"needs a class: give '.*two\.py:ClassName' .*Mine, Other"
     ):
         load_policy(str(two))
+    named = tmp_path / "named.py"
+    named.write_text(two.read_text() + "\nPOLICY = 'Other'\n")
+    assert type(load_policy(str(named))).__name__ == "Other"  # the leaderboard's rule
     none = tmp_path / "none.py"
     none.write_text("x = 1\n")
     with pytest.raises(PolicyError, match="defines no class with a place"):

@@ -11,7 +11,7 @@ Invariants:
   without a gap from the last arrival until its free time, so the busy core-seconds up to
   ``t`` are ``assigned - remaining(t)`` (used for utilisation and energy);
 - ``cpu_allocated <= cores`` and ``memory_allocated <= memory`` (when memory is declared) at all
-  times: replicas reserve their requests from pending until gone;
+  times: replicas reserve their requests from the deploy until gone;
 - a failed node has no replicas, no steps in flight, and zero capacity until it recovers.
 """
 

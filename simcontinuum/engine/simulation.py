@@ -325,9 +325,10 @@ class Simulation:
         return {r.node.id for r in rt_app.components[component].running}
 
     def ended_requests(self) -> EndedCursor:
-        """A new reader of the requests that end from now on (``cursor.read(now)`` returns
-        plain arrays: ids, end times, :class:`~simcontinuum.engine.recorder.RequestStatus`
-        codes, arrival times, application indices in scenario order)."""
+        """A new reader of ended requests: each ``cursor.read(now)`` returns those that ended
+        by ``now`` and were not read before (the first read: all so far), as plain arrays —
+        ids, end times, :class:`~simcontinuum.engine.recorder.RequestStatus` codes, arrival
+        times, application indices in scenario order."""
         return EndedCursor(self)
 
     def delivered_telemetry(self) -> DeliveredTelemetry | None:

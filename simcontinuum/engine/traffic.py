@@ -443,7 +443,7 @@ class Ended(NamedTuple):
 
     rid: np.ndarray  # request ids
     end: np.ndarray  # end times, seconds
-    status: np.ndarray  # OK, FAILED, DROPPED
+    status: np.ndarray  # RequestStatus codes: OK, FAILED, DROPPED
     arrival: np.ndarray  # arrival times, seconds
     app: np.ndarray  # application indices
 

@@ -80,11 +80,16 @@ def submissions(folder: str | os.PathLike[str]) -> list[Path]:
     files = sorted(
         f
         for f in d.iterdir()
-        if not f.name.startswith(("_", ".")) and ((f.is_file() and f.suffix == ".py") or f.is_dir())
+        if not f.name.startswith(("_", "."))
+        and (
+            (f.is_file() and f.suffix == ".py")
+            or (f.is_dir() and any((f / n).is_file() for n in ("policy.py", "policy")))
+        )
     )
     if not files:
         raise LeaderboardError(
-            f"{d}: no submissions (one *.py policy file or one directory per team)"
+            f"{d}: no *.py policy files and no team directories (with policy.py or an "
+            "executable 'policy'): one per team"
         )
     return files
 

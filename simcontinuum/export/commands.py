@@ -102,16 +102,16 @@ def default_start_epoch(horizon: float, now: float | None = None) -> float:
 
 def load_scenario(results: Any, path: str | None) -> Any:
     """The run's scenario: ``path``, else the recorded one if it still has the run's digest."""
-    import simcontinuum
+    from simcontinuum.scenario import load_scenario
 
     seed = results.meta.get("seed")
     if path:
-        return simcontinuum.load(path, seed=seed)
+        return load_scenario(path, seed=seed)
     recorded = results.meta.get("scenario_path")
     if not recorded or not Path(recorded).is_file():
         return None
     try:
-        scn = simcontinuum.load(recorded, seed=seed)
+        scn = load_scenario(recorded, seed=seed)
     except Exception:  # a file changed into something invalid: the run's is not known
         return None
     if results.meta.get("scenario_digest") and scn.digest != results.meta["scenario_digest"]:

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simcontinuum.errors import PolicyError
+from simcontinuum.k8s.policy import K8S_POLICIES
 from simcontinuum.policy.adaptive import ADAPTIVE
 from simcontinuum.policy.api import Policy
 from simcontinuum.policy.builtins import BUILTINS
@@ -54,7 +55,10 @@ def _first_line(obj: object) -> str:
 
 
 BUILTIN_POLICIES: Mapping[str, PolicyEntry] = MappingProxyType(
-    {cls.name: PolicyEntry(cls.name, cls, _first_line(cls)) for cls in (*BUILTINS, *ADAPTIVE)}
+    {
+        cls.name: PolicyEntry(cls.name, cls, _first_line(cls))
+        for cls in (*BUILTINS, *ADAPTIVE, *K8S_POLICIES)
+    }
 )
 """The built-in baselines and adaptive policies by name (read-only)."""
 

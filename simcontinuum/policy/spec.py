@@ -8,7 +8,8 @@ A spec is one of, tried in this order:
    registers in the ``simcontinuum.policies`` entry-point group as ``scheme.SCHEME``;
 2. a bare MLSysOps policy file, ``path/policy-<name>.py`` (the ``mlsysops`` scheme claims it);
 3. ``path/to/file.py:Class`` (a file, imported by path) or ``package.module:Class``;
-4. ``path/to/file.py`` alone, when the file defines exactly one class with ``place``;
+4. ``path/to/file.py`` alone: the class the file names with ``POLICY = "Name"``, else its
+   only class with a ``place`` method (the rule of leaderboard submissions);
 5. a registered name (``first-fit``): a built-in, a name on a
    :class:`~simcontinuum.policy.registry.PolicyRegistry`, or a third-party policy from the
    ``simcontinuum.policies`` entry points.
@@ -415,20 +416,38 @@ def _policy_classes(module: ModuleType, *, own: bool) -> list[str]:
     )
 
 
-def _only_class(module: ModuleType, spec: str) -> Policy:
-    """The one policy class a file defines (imported ones do not count)."""
+def module_policy(module: ModuleType, spec: str) -> object:
+    """The policy a module names: ``POLICY = "Name"`` (or ``POLICY = TheClass``), else the
+    one class with a ``place`` method it defines (imported ones do not count).
+
+    Raises:
+        PolicyError: ``POLICY`` names nothing there, or there is no such class or several.
+    """
+    named = getattr(module, "POLICY", None)
+    if isinstance(named, str):
+        if not hasattr(module, named):
+            raise PolicyError(
+                f"policy file '{spec}': POLICY = {named!r}, but it defines no {named}"
+            )
+        return getattr(module, named)
+    if named is not None:
+        return named
     found = _policy_classes(module, own=True)
     if len(found) == 1:
-        return instantiate(getattr(module, found[0]), f"'{spec}:{found[0]}'")
+        return getattr(module, found[0])
     if not found:
         raise PolicyError(
             f"policy file '{spec}' defines no class with a place(app, view) method; "
             f"give '{spec}:ClassName'"
         )
     raise PolicyError(
-        f"policy file '{spec}' needs a class: give '{spec}:ClassName' "
-        f"(it defines {len(found)}: {', '.join(found)})"
+        f"policy file '{spec}' needs a class: give '{spec}:ClassName' or set POLICY = "
+        f"'TheOne' (it defines {len(found)}: {', '.join(found)})"
     )
+
+
+def _only_class(module: ModuleType, spec: str) -> Policy:
+    return instantiate(module_policy(module, spec), f"'{spec}'")
 
 
 def _from_attr(module: ModuleType, attr: str, spec: str) -> Policy:
@@ -484,6 +503,7 @@ __all__ = [
     "import_file",
     "instantiate",
     "load_scheme",
+    "module_policy",
     "normalise_name",
     "parse_policy_spec",
     "policy_entry_points",
