@@ -75,10 +75,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import yaml
     from rich.console import Console
 
-    from simcontinuum.scenario import load_scenario
     from simcontinuum.calibrate.observed import read_observed
     from simcontinuum.calibrate.report import print_report, save_report
     from simcontinuum.errors import SimContinuumError
+    from simcontinuum.scenario import load_scenario
 
     try:
         if args.max_iter < 1:
