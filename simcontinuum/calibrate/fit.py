@@ -231,8 +231,7 @@ def calibrate(
             interval before its first sample).
         max_iter: simulations at most.
         progress: called as ``progress(done, total, message)`` after each simulation.
-        simulate: run a document (default: a :class:`~simcontinuum.engine.simulation.Simulation`
-            run with the scenario's seed).
+        simulate: run a document (default: :func:`simcontinuum.run` with the scenario's seed).
     """
     bad = [p for p in fit if p not in PARAMETERS]
     if bad:
@@ -377,7 +376,7 @@ def _default_simulate(policy: str, seed: int) -> Callable[[dict[str, Any]], tupl
 
     def run(document: dict[str, Any]) -> tuple[Any, Any]:
         scn = load_scenario(document, seed=seed)
-        return Simulation(scn, load_policy(policy)).run(), scn
+        return Simulation(scn, load_policy(policy), seed=seed, telemetry=True).run(), scn
 
     return run
 
