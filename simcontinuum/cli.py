@@ -43,8 +43,10 @@ examples:
   simcontinuum validate scenarios/smart-city.yaml
   simcontinuum run scenarios/quickstart.yaml
   simcontinuum run scenarios/hackathon.yaml --policy latency-greedy --seed 3 --out out/hack
-  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy
+  simcontinuum run scenarios/hackathon.yaml --policy examples/my_policy.py:NearestWithRoom
+  simcontinuum check-policy scenarios/hackathon.yaml examples/my_policy.py:NearestWithRoom
   simcontinuum policies
+  simcontinuum metrics
 """
 
 
@@ -54,6 +56,7 @@ COMMAND_MODULES = (
     "simcontinuum.experiment.commands",
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
+    "simcontinuum.policy.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
@@ -95,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  simcontinuum run scenarios/quickstart.yaml\n"
         "  simcontinuum run scenarios/smart-city.yaml --policy k8s-default --seed 7\n"
-        "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy "
-        "--out out/run1\n"
+        "  simcontinuum run scenarios/hackathon.yaml --policy "
+        "examples/my_policy.py:NearestWithRoom --out out/run1\n"
         "  simcontinuum run scenarios/quickstart.yaml --json   # the summary as JSON\n"
         "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n"
         "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
@@ -128,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", metavar="DIR", help="write the results here (Parquet)")
     p.add_argument("--force", action="store_true", help="replace --out if it has content")
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
-    p.add_argument("--strict", action="store_true", help="stop at the first policy error")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first policy error or rejected decision (exit 2)",
+    )
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -271,6 +278,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         write_report(results, report, scenario=scenario)
         print(f"report written to {report}", file=sys.stderr if args.json else sys.stdout)
+    print_decisions(results, to_stderr=args.json)
     if results.meta["policy_errors"]:
         _err(
             f"warning: the policy failed {results.meta['policy_errors']} time(s); see the "
@@ -285,6 +293,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             Exit.TERMINATED if results.meta.get("interrupted_by") == "SIGTERM" else Exit.INTERRUPTED
         )
     return Exit.OK
+
+
+def print_decisions(results: Results, *, to_stderr: bool = False) -> None:
+    """Print the "policy decisions" block of a run: applied / rejected / errors, the first
+    reasons, and the policy's first exception (its own frames only)."""
+    from simcontinuum.metrics.decisions import decisions
+
+    block = decisions(results.actions, results.meta)
+    # problems go to stderr with the other warnings, so a redirected stdout cannot hide them
+    stream = sys.stderr if to_stderr or not block.clean else sys.stdout
+    sys.stdout.flush()
+    print("\n".join(block.lines()), file=stream)
 
 
 def _scenario_of(args: argparse.Namespace) -> Any:

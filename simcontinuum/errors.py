@@ -35,3 +35,8 @@ class PolicyError(SimContinuumError):
 
 class ResultsError(SimContinuumError):
     """A results directory is missing, partial or corrupt."""
+
+
+class TelemetryError(SimContinuumError, LookupError):
+    """A policy read telemetry with a metric name or id no run ever emits (a typo, most
+    often): the message names the closest known one."""
