@@ -170,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return Exit.BAD_INPUT
+    _show_scenario_warnings()
     builtin = {"validate": cmd_validate, "run": cmd_run, "policies": cmd_policies}
     handler = builtin.get(args.command) or args.handler
     try:
@@ -186,6 +187,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return Exit.INTERRUPTED
+
+
+def _show_scenario_warnings() -> None:
+    """Print scenario warnings (implausible bare numbers) as ``warning: ...`` lines, once
+    each, without Python's file-and-line decoration."""
+    import warnings
+
+    default = warnings.showwarning
+    if getattr(default, "simcontinuum", False):  # installed by an earlier main() call
+        return
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        # by name: importing the scenario package here would slow every command's start
+        if category.__name__ == "ScenarioWarning":
+            _err(f"warning: {message}")
+        else:
+            default(message, category, *args, **kwargs)
+
+    show.simcontinuum = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def _err(text: str) -> None:
@@ -374,6 +395,13 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
+PART_LABELS = {
+    "failed_rate": "failed_rate (failed + dropped)",
+}
+"""What a score part counts, where its name alone would mislead (``failed_rate`` counts
+dropped requests too, while the measures table lists failed and dropped apart)."""
+
+
 def print_summary(results: Results, console: Console) -> None:
     """Print the summary table of one run."""
     from rich.table import Table
@@ -401,19 +429,36 @@ def print_summary(results: Results, console: Console) -> None:
     table.add_row("wall time", f"{m['wall_s']:.2f} s")
     console.print(table)
 
-    parts = Table(title="score (lower is better)", header_style="bold")
+    has_ref = "ratio_score" in s
+    caption = None
+    if has_ref:
+        ref = m["reference"]["policy"]
+        caption = (
+            f"× {ref}: each part divided by the same part of the reference policy {ref} "
+            "(scoring.reference_policy) on this scenario and seed; below 1 beats it"
+        )
+    parts = Table(
+        title="score (lower is better)",
+        header_style="bold",
+        caption=caption,
+        caption_justify="left",
+    )
     parts.add_column("part")
     parts.add_column("value", justify="right")
     parts.add_column("weight", justify="right")
     parts.add_column("weighted", justify="right")
-    has_ref = "ratio_score" in s
     if has_ref:
         parts.add_column(f"× {m['reference']['policy']}", justify="right")
     weights = m.get("weights", {})
     from simcontinuum.metrics.score import SCORE_PARTS
 
     for k in SCORE_PARTS:
-        row = [k, _fmt(s[f"part_{k}"]), _fmt(weights.get(k, 0.0)), _fmt(s[f"weighted_{k}"])]
+        row = [
+            PART_LABELS.get(k, k),
+            _fmt(s[f"part_{k}"]),
+            _fmt(weights.get(k, 0.0)),
+            _fmt(s[f"weighted_{k}"]),
+        ]
         if has_ref:
             row.append(_fmt(s.get(f"ratio_{k}")))
         parts.add_row(*row)

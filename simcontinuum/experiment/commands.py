@@ -10,7 +10,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import positive_int, seed
+from simcontinuum.argtypes import positive_int, seed, seed_set
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,8 +67,14 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--scenarios", "-S", nargs="+", required=True, metavar="PATH", help="files or folders"
     )
-    p.add_argument("--seeds", type=positive_int, default=10, help="seeds per pair (default: 10)")
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
+    p.add_argument(
+        "--seeds",
+        type=seed_set,
+        default=seed_set("10"),
+        metavar="N|A..B",
+        help="N seeds from --first-seed, or the seeds A..B inclusive (default: 10)",
+    )
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel tasks (default: 1)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="run store and tables")
     p.add_argument(
@@ -94,8 +100,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("submissions", metavar="SUBMISSIONS", help="folder of *.py, one per team")
     p.add_argument("--scenarios", "-S", nargs="+", required=True, metavar="PATH")
-    p.add_argument("--seeds", type=positive_int, default=5, help="seeds per scenario (default: 5)")
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
+    p.add_argument(
+        "--seeds",
+        type=seed_set,
+        default=seed_set("5"),
+        metavar="N|A..B",
+        help="N seeds per scenario from --first-seed, or the seeds A..B inclusive (default: 5)",
+    )
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--out", "-o", required=True, metavar="DIR")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="submissions at once")
     p.add_argument(
@@ -142,7 +154,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _err("error: --address is for --executor dask")
         return 2
     kind = "dask" if args.address else args.executor
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    seeds = args.seeds.resolve(args.first_seed)
     show = not args.quiet and sys.stderr.isatty()
     try:
         with _progress(show, "runs") as progress:
@@ -298,7 +310,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         memory_mib=args.memory_limit,
         files=args.open_files,
     )
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    seeds = args.seeds.resolve(args.first_seed)
 
     def progress(team: str, outcome: Any) -> None:
         if args.quiet:
