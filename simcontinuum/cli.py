@@ -287,9 +287,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out is not None:
         results.save(out, fmt="csv" if args.csv else "parquet")
     if args.json:
-        import json
+        from simcontinuum.jsonutil import dumps
 
-        print(json.dumps(_clean(results.summary()), indent=2))
+        print(dumps(results.summary(), indent=2, sort_keys=False))
     else:
         print_summary(results, _console())
         if out is not None:
@@ -389,10 +389,6 @@ def _fmt(value: Any, unit: str = "") -> str:
     if isinstance(value, int):
         return f"{value:,}{unit}"
     return f"{value:,.4g}{unit}"
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
 PART_LABELS = {

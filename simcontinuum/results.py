@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,8 @@ from typing import Any
 import pandas as pd
 
 from simcontinuum.errors import ResultsError
+from simcontinuum.io import atomic_directory
+from simcontinuum.jsonutil import dumps
 from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
 
 TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events")
@@ -88,9 +88,7 @@ class Results:
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_directory(target) as tmp:
             for name in TABLES:
                 df = getattr(self, name)
                 if fmt == "parquet":
@@ -98,19 +96,8 @@ class Results:
                 else:
                     df.to_csv(tmp / f"{name}.csv", index=False)
             meta = {**self.meta, "format": fmt, "tables": list(TABLES), "complete": True}
-            meta["summary"] = _jsonable(self.summary())
-            (tmp / "meta.json").write_text(json.dumps(_jsonable(meta), indent=2, sort_keys=True))
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            meta["summary"] = self.summary()
+            (tmp / "meta.json").write_text(dumps(meta, indent=2), encoding="utf-8")
         return target
 
     @classmethod
@@ -149,15 +136,3 @@ class Results:
         from simcontinuum.report.figures import Plotter
 
         return Plotter(self)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj

@@ -24,6 +24,7 @@ from simcontinuum.errors import SimContinuumError
 from simcontinuum.experiment import grid as g
 from simcontinuum.experiment.executors import executor
 from simcontinuum.experiment.store import RunStore
+from simcontinuum.io import atomic_path
 from simcontinuum.metrics.score import SCORE_PARTS
 
 if TYPE_CHECKING:
@@ -279,12 +280,11 @@ def write_outputs(result: BenchResult, out: str | Path) -> list[Path]:
     for name, df in frames.items():
         for suffix in ("csv", "parquet"):
             path = target / f"{name}.{suffix}"
-            tmp = target / f".{name}.{suffix}.tmp"
-            if suffix == "csv":
-                df.to_csv(tmp, index=False)
-            else:
-                _parquet_safe(df).to_parquet(tmp, index=False)
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                if suffix == "csv":
+                    df.to_csv(tmp, index=False)
+                else:
+                    _parquet_safe(df).to_parquet(tmp, index=False)
             written.append(path)
     html = target / "bench.html"
     bench_report(report_table(result.runs), html)

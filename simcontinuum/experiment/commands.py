@@ -41,14 +41,17 @@ examples:
   simcontinuum leaderboard submissions/ --scenarios challenge/hidden --seeds 3 --jobs 2 \\
       --time-limit 300 --memory-limit 2048 --out out/lb
 
-submissions/ holds one policy file per team (team = file name): the class with a place()
-method, or the class named by POLICY = "Name". Each runs in its own process with CPU, memory,
-open-file and wall-clock limits, a scrubbed environment and its own temporary directory; it
-receives the hidden scenarios as objects, never their paths. A submission that fails to
-import, raises, times out or runs out of memory gets failed rows with the reason; the others
-are ranked by mean score. This isolates mistakes, it is not a security sandbox: see the
-threat model in 'pydoc simcontinuum.experiment.leaderboard' (use containers for untrusted
-code at scale). Writes leaderboard.csv, leaderboard_runs.csv and leaderboard.html.
+submissions/ holds one policy file per team (team = file name: the class with a place()
+method, or the class named by POLICY = "Name"), or one directory per team with policy.py or
+an executable 'policy' that speaks the protocol (docs/protocol.md; any language). The
+engine, the clock and the score run in this process; only the policy runs, in a bubblewrap
+sandbox (no network, no organizer file, read-only code, a private /tmp, process and memory
+limits for the whole submission). It receives views as plain data, never a scenario, a name
+or a path. A submission that fails to load, raises, breaks the protocol, times out or runs
+out of memory gets failed rows with the reason; the others are ranked by mean score.
+Without a working bubblewrap (apt-get install bubblewrap) the leaderboard refuses to start;
+--insecure runs anyway, unisolated. See docs/security.md. Writes leaderboard.csv,
+leaderboard_runs.csv and leaderboard.html.
 """
 
 
@@ -98,7 +101,9 @@ def register(subparsers: Any) -> None:
         epilog=LEADERBOARD_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("submissions", metavar="SUBMISSIONS", help="folder of *.py, one per team")
+    p.add_argument(
+        "submissions", metavar="SUBMISSIONS", help="folder: one *.py or directory per team"
+    )
     p.add_argument("--scenarios", "-S", nargs="+", required=True, metavar="PATH")
     p.add_argument(
         "--seeds",
@@ -120,6 +125,11 @@ def register(subparsers: Any) -> None:
         "--lenient",
         action="store_true",
         help="a policy call that raises or times out counts as no action (default: the run fails)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="run without isolation where bubblewrap cannot run (only for code you trust)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no table")
     p.set_defaults(handler=cmd_leaderboard)
@@ -330,10 +340,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             strict=not args.lenient,
             progress=progress,
+            insecure=args.insecure,
         )
     except LeaderboardError as exc:
         _err(f"error: {exc}")
         return 2
+    if args.insecure and "NOT ISOLATED" in result.isolation:
+        _err(f"WARNING: {result.isolation}; these results are claims, not evidence")
     written = write_leaderboard(result, args.out)
     if not args.quiet:
         _print_leaderboard(result.table, _console())

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from simcontinuum import __version__
-from simcontinuum.experiment.store import RunStore, jsonable, policy_hash, run_id, run_key
+from simcontinuum.experiment.store import RunStore, policy_hash, run_id, run_key
+from simcontinuum.jsonutil import jsonable
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 

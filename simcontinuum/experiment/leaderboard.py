@@ -1,46 +1,30 @@
-"""The leaderboard: every team's policy file against the hidden scenarios, each in isolation.
+"""The leaderboard: every team's policy against the hidden scenarios, behind the boundary.
 
-The organizer process loads and validates the hidden scenarios itself, strips every file
-path from them (``source_path``, trace paths) and sends the scenario objects, pickled, to one
-child process per submission over its stdin (see :mod:`simcontinuum.experiment.sandbox`).
-The child runs in a fresh temporary directory (its working directory, ``HOME`` and
-``TMPDIR``), with a copy of the submission and an environment of only ``PATH``, ``HOME``,
-``PYTHONPATH`` (to import simcontinuum), ``LANG`` and single-thread settings for numeric
-libraries; it sets hard limits on CPU time, address space, open files and file size before
-the submission is imported. The organizer enforces a wall-clock limit and kills the child's
-whole process group when it is exceeded. A submission that cannot be imported, raises in a
-policy call, exceeds ``control.policy_timeout``, runs out of memory, CPU or wall time, or
-exits (``os._exit``) gets failed rows with the reason; the others are ranked as usual.
+The organizer process loads and validates the hidden scenarios itself and copies every
+submission to private staging before the first run. Each submission is then evaluated by
+:func:`simcontinuum.boundary.evaluate_submission`: the engine, the clock, validation and
+scoring run here, in the organizer's process; only the policy runs, in a worker process
+under bubblewrap (new user/pid/net/ipc/uts/mount namespaces, read-only interpreter and
+package, the submission read-only, a private tmpfs as the only writable place, no network,
+limits on processes and memory for the whole submission). The worker receives views and
+delivered telemetry as plain data (``docs/protocol.md``) — never a scenario, a name or a
+path — and returns placements and actions, which are validated here. Rows are built here
+from the organizer's own results; nothing a submission prints becomes a row.
 
-Threat model — this is isolation against *mistakes*, not a security sandbox:
-
-- the child runs under the organizer's user account; it can read every file that user can
-  read, so it *can* find and read the hidden scenario files: it is never told where they
-  are (no path is in its own arguments, environment, working directory or the objects it
-  receives), but the organizer's process is visible to it — ``/proc/<parent>/cmdline``
-  (readable by every user) holds the ``--scenarios`` folder, and ``/proc/<parent>/environ``
-  and ``cwd`` are readable by the same user. It can also open network connections and
-  start processes;
-- it shares the process with the simulator, so a malicious policy could tamper with the
-  engine or forge its own result lines;
-- resource limits bound CPU, memory, open files and file size, not disk use elsewhere or the
-  number of processes.
-
-For untrusted code at scale run each submission in a container or VM with no network, a
-read-only file system and no access to the organizer's files (e.g. ``docker run --network
-none --read-only`` with only the submission mounted), and treat the results as claims.
+A submission that cannot be loaded, raises in a policy call, breaks the protocol, exceeds
+``control.policy_timeout``, runs out of memory, processes, CPU or wall time, or exits gets
+failed rows with the reason (300 characters at most, no spreadsheet formula); the others are
+ranked as usual. The tables are written only after every process of every submission is
+gone. Where bubblewrap cannot run, the leaderboard refuses to start unless ``insecure``
+(``--insecure``), which runs the workers without isolation and says so loudly. See
+``docs/security.md`` for the threat model and what stays out of scope (kernel exploits,
+side channels).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import os
-import pickle
-import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -50,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import simcontinuum
 from simcontinuum.errors import SimContinuumError
+from simcontinuum.io import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,19 +48,21 @@ class LeaderboardError(SimContinuumError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits: wall and CPU seconds (for all its runs), address space (MiB),
-    open files."""
+    """Per-submission limits: wall seconds (for all its runs), CPU seconds (per worker
+    process), memory (MiB, the whole submission where a cgroup is available), open files,
+    processes (the whole submission)."""
 
     wall_s: float = 600.0
     cpu_s: int = 600
     memory_mib: int = 4096
     files: int = 256
+    processes: int = 64
 
 
 @dataclass
 class Outcome:
-    """What one submission produced: rows (one per scenario × seed) and, when the process
-    ended badly, why."""
+    """What one submission produced: rows (one per scenario × seed) and, when it failed,
+    why (the first failed row's reason)."""
 
     team: str
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -84,13 +71,21 @@ class Outcome:
 
 
 def submissions(folder: str | os.PathLike[str]) -> list[Path]:
-    """The policy files of a submissions folder: ``*.py`` (not starting with ``_``), sorted."""
+    """The submissions of a folder, sorted: ``*.py`` files and directories (with
+    ``policy.py`` or an executable ``policy``); names starting with ``_`` or ``.`` are
+    skipped."""
     d = Path(folder)
     if not d.is_dir():
         raise LeaderboardError(f"{d}: no such submissions folder")
-    files = sorted(f for f in d.glob("*.py") if not f.name.startswith("_"))
+    files = sorted(
+        f
+        for f in d.iterdir()
+        if not f.name.startswith(("_", ".")) and ((f.is_file() and f.suffix == ".py") or f.is_dir())
+    )
     if not files:
-        raise LeaderboardError(f"{d}: no *.py policy files (one per team)")
+        raise LeaderboardError(
+            f"{d}: no submissions (one *.py policy file or one directory per team)"
+        )
     return files
 
 
@@ -103,43 +98,6 @@ def strip_paths(scenario: Scenario) -> Scenario:
     return replace(scenario, source_path=None, sources=sources)
 
 
-def payload(
-    team: str,
-    scenarios: Sequence[tuple[str, Scenario]],
-    seeds: Sequence[int],
-    *,
-    strict: bool = True,
-    telemetry: bool = True,
-) -> bytes:
-    """The pickled job a child reads from stdin (scenario objects, never paths)."""
-    job = {
-        "team": team,
-        "scenarios": [(label, strip_paths(sc)) for label, sc in scenarios],
-        "seeds": [int(s) for s in seeds],
-        "strict": strict,
-        "telemetry": telemetry,
-    }
-    return pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def child_env(home: str) -> dict[str, str]:
-    """The child's whole environment: nothing of the organizer's but PATH and LANG."""
-    root = str(Path(simcontinuum.__file__).resolve().parent.parent)
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": home,
-        "TMPDIR": home,
-        "PYTHONPATH": root,
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-    }
-
-
 def run_submission(
     path: Path,
     scenarios: Sequence[tuple[str, Scenario]],
@@ -148,108 +106,35 @@ def run_submission(
     *,
     strict: bool = True,
     telemetry: bool = True,
-    live: set[subprocess.Popen[bytes]] | None = None,
+    isolation: Any = None,
+    team: str | None = None,
 ) -> Outcome:
-    """Run one submission in its own process (see the module docstring); ``live`` collects
-    the running child processes, so that the caller can stop them all."""
-    team = path.stem
-    work = tempfile.mkdtemp(prefix="simcontinuum-sandbox-")
+    """Evaluate one (staged) submission through the boundary."""
+    from simcontinuum.boundary import EvalLimits, evaluate_submission
+
     started = time.perf_counter()
-    try:
-        shutil.copyfile(path, Path(work) / "submission.py")
-        argv = [
-            sys.executable,
-            "-s",
-            "-m",
-            "simcontinuum.experiment.sandbox",
-            "submission.py",
-            f"--cpu={limits.cpu_s}",
-            f"--memory={limits.memory_mib}",
-            f"--files={limits.files}",
-        ]
-        data = payload(team, scenarios, seeds, strict=strict, telemetry=telemetry)
-        with open(Path(work) / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                cwd=work,
-                env=child_env(work),
-                start_new_session=True,  # its own process group: killed as a whole
-            )
-            if live is not None:
-                live.add(proc)
-            timed_out = False
-            try:
-                out, _ = proc.communicate(data, timeout=limits.wall_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc)
-                out, _ = proc.communicate()
-            except BaseException:
-                _kill_group(proc)
-                proc.wait()
-                raise
-            finally:
-                if live is not None:
-                    live.discard(proc)
-        outcome = _parse(team, out, proc.returncode, timed_out, limits, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    name = team or (path.stem if path.is_file() else path.name)
+    rows = evaluate_submission(
+        path,
+        scenarios,
+        seeds,
+        EvalLimits(
+            wall_s=limits.wall_s,
+            cpu_s=limits.cpu_s,
+            memory_mib=limits.memory_mib,
+            files=limits.files,
+            processes=limits.processes,
+        ),
+        isolation,
+        team=name,
+        strict=strict,
+        telemetry=telemetry,
+        staged=True,
+    )
+    bad = [r for r in rows if r.get("status") != "ok"]
+    outcome = Outcome(name, rows, bad[0].get("reason") if bad else None)
     outcome.wall_s = time.perf_counter() - started
     return outcome
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-
-
-def _parse(team: str, out: bytes, code: int, timed_out: bool, limits: Limits, work: str) -> Outcome:
-    outcome = Outcome(team)
-    for line in out.decode("utf-8", "replace").splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(msg, dict) and msg.get("type") == "row" and isinstance(msg.get("row"), dict):
-            outcome.rows.append({**msg["row"], "team": team})
-        elif isinstance(msg, dict) and msg.get("type") == "fatal":
-            outcome.reason = f"cannot load the policy: {msg.get('reason')}"
-    if timed_out:
-        outcome.reason = f"wall-clock limit exceeded ({limits.wall_s:g} s)"
-    elif code < 0:
-        outcome.reason = _signal_reason(-code, limits)
-    elif code > 0:
-        tail = _tail(Path(work) / "stderr.txt")
-        outcome.reason = f"the process exited with status {code}" + (f": {tail}" if tail else "")
-    return outcome
-
-
-def _signal_reason(sig: int, limits: Limits) -> str:
-    if sig == signal.SIGXCPU:
-        return f"CPU time limit exceeded ({limits.cpu_s} s)"
-    if sig == signal.SIGKILL:
-        return "killed (SIGKILL): the hard CPU limit, or out of memory"
-    if hasattr(signal, "SIGXFSZ") and sig == signal.SIGXFSZ:
-        return "file size limit exceeded"
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = f"signal {sig}"
-    return f"the process was killed by {name}"
-
-
-def _tail(path: Path, limit: int = 300) -> str:
-    try:
-        text = path.read_bytes()[-4000:].decode("utf-8", "replace")
-    except OSError:
-        return ""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:limit] if lines else ""
 
 
 def complete_rows(
@@ -315,6 +200,7 @@ class LeaderboardResult:
     runs: pd.DataFrame
     outcomes: list[Outcome]
     wall_s: float
+    isolation: str = ""
 
 
 def run_leaderboard(
@@ -327,66 +213,112 @@ def run_leaderboard(
     strict: bool = True,
     telemetry: bool = True,
     progress: Any = None,
+    insecure: bool = False,
 ) -> LeaderboardResult:
     """Evaluate every submission of ``folder`` on ``scenarios`` (files or folders).
 
     Args:
-        folder: one ``*.py`` policy file per team (team name = file stem).
+        folder: one ``*.py`` policy file or one directory per team (team = its name).
         scenarios: the hidden scenarios; loaded and validated here, in the organizer process.
         seeds: seeds of every scenario.
-        limits: per-submission limits; jobs: submissions evaluated at once.
+        limits: per-submission limits; jobs: submissions evaluated at once (processes).
         strict: a policy call that raises or times out fails the run (the default for a
             competition); otherwise it is recorded and counts as no action.
         progress: called with (team, outcome) as each submission finishes.
+        insecure: run without isolation where bubblewrap cannot run (never for untrusted
+            code).
+
+    Raises:
+        LeaderboardError: no submissions, no scenarios, or no isolation (and not insecure).
     """
     import pandas as pd
 
+    from simcontinuum.boundary import IsolationError, probe
     from simcontinuum.experiment.grid import scenario_files, scenario_specs
     from simcontinuum.scenario import load_scenario
 
     limits = limits or Limits()
     files = submissions(folder)
     try:
+        iso = probe(insecure=insecure)
+    except IsolationError as exc:
+        raise LeaderboardError(str(exc)) from None
+    try:
         paths = scenario_files(scenarios)
     except FileNotFoundError as exc:
         raise LeaderboardError(str(exc)) from None
     specs = scenario_specs(paths)
-    loaded = [(s.label, load_scenario(s.path)) for s in specs]
+    loaded = [(s.label, strip_paths(load_scenario(s.path))) for s in specs]
     labels = [label for label, _ in loaded]
     started = time.perf_counter()
     outcomes: list[Outcome] = []
-    live: set[subprocess.Popen[bytes]] = set()
-    with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [
-            pool.submit(
-                run_submission,
-                f,
-                loaded,
-                seeds,
-                limits,
-                strict=strict,
-                telemetry=telemetry,
-                live=live,
-            )
-            for f in files
+    with tempfile.TemporaryDirectory(prefix="simcontinuum-staging-") as staging:
+        # every submission is copied before the first one runs: none can touch another's
+        staged = []
+        for i, f in enumerate(files):
+            team_dir = Path(staging) / f"t{i}"
+            staged.append((f, _stage(f, team_dir)))
+        args = [
+            (s, loaded, seeds, limits, strict, telemetry, iso, f.stem if f.is_file() else f.name)
+            for f, s in staged
         ]
-        try:
-            for fut in cf.as_completed(futures):
-                outcome = fut.result()
+        if jobs > 1 and len(args) > 1:
+            with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_evaluate, *a) for a in args]
+                try:
+                    for fut in cf.as_completed(futures):
+                        outcome = fut.result()
+                        outcomes.append(outcome)
+                        if progress is not None:
+                            progress(outcome.team, outcome)
+                except KeyboardInterrupt:
+                    for fu in futures:
+                        fu.cancel()
+                    raise
+        else:
+            for a in args:
+                outcome = _evaluate(*a)
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome.team, outcome)
-        except KeyboardInterrupt:
-            for f in futures:
-                f.cancel()
-            for proc in list(live):  # children live in their own sessions: stop them here
-                _kill_group(proc)
-            raise
-    order = {f.stem: i for i, f in enumerate(files)}
+    order = {(f.stem if f.is_file() else f.name): i for i, f in enumerate(files)}
     outcomes.sort(key=lambda o: order[o.team])
     rows = [r for o in outcomes for r in complete_rows(o, labels, seeds)]
     runs = pd.DataFrame(rows)
-    return LeaderboardResult(standings(runs), runs, outcomes, time.perf_counter() - started)
+    return LeaderboardResult(
+        standings(runs), runs, outcomes, time.perf_counter() - started, iso.describe()
+    )
+
+
+def _stage(source: Path, into: Path) -> Path:
+    from simcontinuum.boundary.proxy import SubmissionError, stage
+
+    try:
+        return stage(source, into)
+    except (SubmissionError, OSError) as exc:
+        raise LeaderboardError(f"cannot stage {source}: {exc}") from None
+
+
+def _evaluate(
+    path: Path,
+    scenarios: Sequence[tuple[str, Scenario]],
+    seeds: Sequence[int],
+    limits: Limits,
+    strict: bool,
+    telemetry: bool,
+    isolation: Any,
+    team: str,
+) -> Outcome:
+    return run_submission(
+        path,
+        scenarios,
+        seeds,
+        limits,
+        strict=strict,
+        telemetry=telemetry,
+        isolation=isolation,
+        team=team,
+    )
 
 
 def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) -> list[Path]:
@@ -397,14 +329,14 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in (("leaderboard", result.table), ("leaderboard_runs", result.runs)):
-        tmp = target / f".{name}.csv.tmp"
-        df.to_csv(tmp, index=False)
-        tmp.replace(target / f"{name}.csv")
+        with atomic_path(target / f"{name}.csv") as tmp:
+            df.to_csv(tmp, index=False)
         written.append(target / f"{name}.csv")
     n_ok = int((result.table["status"] == "ok").sum())
     body = (
         f"<p>{len(result.table)} submissions, {n_ok} ranked; scores are means over every "
         "hidden scenario and seed (lower is better), with 95% Student-t intervals.</p>"
+        + f"<p>Isolation: {esc(result.isolation)}</p>"
         + table_html(result.table)
         + "<h2>Runs</h2>"
         + table_html(result.runs[[c for c in _RUN_COLUMNS if c in result.runs]])
@@ -421,9 +353,7 @@ __all__ = [
     "LeaderboardResult",
     "Limits",
     "Outcome",
-    "child_env",
     "complete_rows",
-    "payload",
     "run_leaderboard",
     "run_submission",
     "standings",

@@ -2,7 +2,7 @@
 
 A run is named by its key — (scenario digest, policy hash, seed, simcontinuum version) — and
 stored as ``DIR/runs/<sha256 of the key>.json`` holding ``{"key": ..., "row": ...}``. Files are
-written atomically (a temporary file in the same folder, then ``os.replace``), so a process
+written atomically (:func:`simcontinuum.io.atomic_write`), so a process
 killed mid-write never leaves a file that reads as finished; several processes (or Dask
 workers on a shared file system) may write into one store at once.
 
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from simcontinuum import __version__
+from simcontinuum.io import atomic_write
+from simcontinuum.jsonutil import dumps
 
 
 def policy_hash(spec: str) -> str:
@@ -105,19 +105,6 @@ def run_id(key: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON data: numpy scalars unwrapped, NaN and infinities as None."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 class RunStore:
     """Finished runs under ``root/runs/``."""
 
@@ -139,20 +126,10 @@ class RunStore:
 
     def put(self, rid: str, key: Mapping[str, Any], row: Mapping[str, Any]) -> Path:
         """Store a finished run atomically."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"key": jsonable(key), "row": jsonable(row)}, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{rid}.", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path(rid))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path(rid)
+        return atomic_write(self.path(rid), dumps({"key": key, "row": row}))
 
     def __len__(self) -> int:
         return sum(1 for _ in self.dir.glob("*.json")) if self.dir.is_dir() else 0
 
 
-__all__ = ["RunStore", "jsonable", "policy_hash", "run_id", "run_key"]
+__all__ = ["RunStore", "policy_hash", "run_id", "run_key"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from simcontinuum.generate.params import GenerateError, plain, resolve
 from simcontinuum.generate.templates import TEMPLATES, Template
 from simcontinuum.generate.topology import Infra, draw, geometric, sites
 from simcontinuum.generate.units import rounded, seconds
+from simcontinuum.io import atomic_write
 from simcontinuum.scenario.units import parse_bandwidth, parse_duration, parse_size
 
 MAX_ATTEMPTS = 8
@@ -62,16 +62,7 @@ class Generated:
 
 def write_text(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; parents are created."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, text, newline="\n")
 
 
 def template(name: str) -> Template:

@@ -450,15 +450,14 @@ def write_dataset(df: pd.DataFrame, path: str | os.PathLike[str]) -> str:
     """Write the table to ``path`` (``.parquet``, else ``.csv``), atomically; returns the path."""
     from pathlib import Path
 
+    from simcontinuum.io import atomic_path
+
     target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    if target.suffix.lower() == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    tmp.replace(target)
+    with atomic_path(target) as tmp:
+        if target.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
     return str(target)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum.errors import PolicyError
+from simcontinuum.io import atomic_write
 from simcontinuum.policy.builtins import _Tentative
 
 if TYPE_CHECKING:
@@ -169,14 +170,9 @@ def write_placement(
     import yaml
 
     doc = normalise(placement, "placement")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     head = "".join(f"# {line}\n" for line in (comment or "").splitlines())
     body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(head + body, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write(path, head + body)
 
 
 __all__ = ["FixedMap", "FixedPlacement", "normalise", "read_placement", "write_placement"]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simcontinuum.errors import PolicyError
+from simcontinuum.io import atomic_path, atomic_write
 from simcontinuum.learn.features import (
     ALL_FEATURES,
     FEATURES,
@@ -261,16 +262,14 @@ def save_model(
         features = [str(n) for n in names] if names is not None else list(FEATURES)
     make_policy(model, features, objective=objective, target=target)  # validates
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        import joblib
+    with atomic_path(out) as tmp:
+        try:
+            import joblib
 
-        joblib.dump(model, tmp)
-    except ImportError:
-        with open(tmp, "wb") as fh:
-            pickle.dump(model, fh)
-    tmp.replace(out)
+            joblib.dump(model, tmp)
+        except ImportError:
+            with open(tmp, "wb") as fh:
+                pickle.dump(model, fh)
     spec = spec_path(out)
     doc = {
         "format": SPEC_FORMAT,
@@ -279,7 +278,7 @@ def save_model(
         "objective": objective,
         "model": type(model).__name__,
     }
-    spec.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    atomic_write(spec, json.dumps(doc, indent=2) + "\n")
     return out, spec
 
 

@@ -14,10 +14,11 @@ import html
 import io
 import math
 import os
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from simcontinuum.io import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,17 +163,4 @@ def page(title: str, body_html: str) -> str:
 
 def write_page(path: str | os.PathLike[str], title: str, body_html: str) -> Path:
     """Write :func:`page` to ``path`` atomically (a temporary file renamed into place)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page(title, body_html))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is for sharing
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, page(title, body_html))

