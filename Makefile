@@ -13,14 +13,20 @@ help:
 	@echo "make bench  - the reference performance benchmark (make bench-quick: under a minute)"
 
 $(VENV)/.base: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
-	touch $@
+	@echo "==> first run: creating $(VENV) and installing simcontinuum with its dependencies"
+	@echo "    (simpy, numpy, pandas, pyarrow, matplotlib, pydantic, ...; about a minute, once)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> upgrading pip in $(VENV)"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "==> installing simcontinuum (pip install -e .)"
+	@$(BIN)/python -m pip install -q -e .
+	@echo "==> installed; next time this step is skipped"
+	@touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.base
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $@
+	@echo "==> installing the dev extras (tests, lint, ML, RL, notebooks, docs): pip install -e '.[dev]'"
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
 
 run: $(VENV)/.base
 	$(BIN)/simcontinuum run $(SCENARIO) --policy $(POLICY) \

@@ -295,9 +295,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if out is not None:
             print(f"results written to {out}/")
     if report is not None:
+        from simcontinuum.report.progress import rendering
         from simcontinuum.report.run import write_report
 
-        write_report(results, report, scenario=scenario)
+        with rendering(str(report), show=not args.quiet and sys.stderr.isatty()):
+            write_report(results, report, scenario=scenario)
         print(f"report written to {report}", file=sys.stderr if args.json else sys.stdout)
     print_decisions(results, to_stderr=args.json)
     if results.meta["policy_errors"]:

@@ -32,8 +32,11 @@ def measure(workdir: Path) -> dict[str, list[float]]:
     assert main([*argv, "-q"]) == 0
     assert main(["train", str(data), "-o", str(model)]) == 0
     scores: dict[str, list[float]] = {}
-    for label, policy in (("ml:model.joblib", f"ml:{model}"), ("first-fit", "first-fit"),
-                          ("random", "random")):
+    for label, policy in (
+        ("ml:model.joblib", f"ml:{model}"),
+        ("first-fit", "first-fit"),
+        ("random", "random"),
+    ):
         scores[label] = [
             simcontinuum.run(SCENARIO, policy=policy, seed=s, telemetry=False).summary()["score"]
             for s in EVAL_SEEDS

@@ -287,7 +287,7 @@ def write_outputs(result: BenchResult, out: str | Path) -> list[Path]:
                     _parquet_safe(df).to_parquet(tmp, index=False)
             written.append(path)
     html = target / "bench.html"
-    bench_report(report_table(result.runs), html)
+    bench_report(report_table(result.runs), html, paired=result.paired)
     written.append(html)
     return written
 

@@ -167,7 +167,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     seeds = args.seeds.resolve(args.first_seed)
     show = not args.quiet and sys.stderr.isatty()
     try:
-        with _progress(show, "runs") as progress:
+        with _progress(show, "simulating runs") as progress:
             result = run_bench(
                 args.policies,
                 args.scenarios,
@@ -190,7 +190,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"kept in {args.out}/runs; run the same command again to resume"
         )
         return 130
-    written = write_outputs(result, args.out)
+    from simcontinuum.report.progress import rendering
+
+    with rendering(f"{args.out}/bench.html", show=show):
+        written = write_outputs(result, args.out)
     if not args.quiet:
         print_bench(result, _console())
     _err(
@@ -220,9 +223,16 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.show:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bar = Progress(
+            TextColumn(f"[bold]{self.unit}[/]"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -347,7 +357,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         return 2
     if args.insecure and "NOT ISOLATED" in result.isolation:
         _err(f"WARNING: {result.isolation}; these results are claims, not evidence")
-    written = write_leaderboard(result, args.out)
+    from simcontinuum.report.progress import rendering
+
+    with rendering(f"{args.out}/leaderboard.html", show=not args.quiet and sys.stderr.isatty()):
+        written = write_leaderboard(result, args.out)
     if not args.quiet:
         _print_leaderboard(result.table, _console())
     _err(f"wrote {', '.join(p.name for p in written)} to {args.out}/")
