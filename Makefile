@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/quickstart.yaml
 POLICY   ?= first-fit
 
-.PHONY: run test lint format bench bench-quick clean help
+.PHONY: run test lint format bench bench-quick clean help docs
 
 help:
 	@echo "make run    - set up .venv, run $(SCENARIO) with $(POLICY), print the score table"
 	@echo "make test   - set up .venv with dev extras, run lint, types and the whole test suite"
 	@echo "make bench  - the reference performance benchmark (make bench-quick: under a minute)"
+	@echo "make docs   - build the documentation site into site/ (open site/index.html)"
 
 $(VENV)/.base: pyproject.toml
 	@echo "==> first run: creating $(VENV) and installing simcontinuum with its dependencies"
@@ -47,6 +48,10 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+docs: $(VENV)/.dev
+	$(BIN)/mkdocs build --strict
+	@echo "documentation written to site/index.html"
+
 bench: $(VENV)/.base
 	$(BIN)/python benchmarks/run.py
 
@@ -54,4 +59,4 @@ bench-quick: $(VENV)/.base
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .mypy_cache .ruff_cache
