@@ -35,8 +35,10 @@ ENGINES = ("plain", "simcontinuum")
 #: Rows of a table: the two engines, plus simcontinuum with telemetry switched off, which the
 #: ``telemetry`` case runs as its baseline (the engine samples telemetry by default).
 TELEMETRY_OFF = "simcontinuum-telemetry-off"
-ROWS = ("plain", TELEMETRY_OFF, "simcontinuum")
-LABELS = {TELEMETRY_OFF: "simcontinuum, telemetry off"}
+#: simcontinuum without the per-step timing table (``--steps-overhead`` adds this row).
+STEPS_OFF = "simcontinuum-steps-off"
+ROWS = ("plain", TELEMETRY_OFF, STEPS_OFF, "simcontinuum")
+LABELS = {TELEMETRY_OFF: "simcontinuum, telemetry off", STEPS_OFF: "simcontinuum, steps off"}
 MAIN_CASES = ("x1", "x10", "10k")
 EXTRA_CASES = ("chain3", "telemetry")  # only run with the engine unless named in --cases
 QUICK_CASES: tuple[tuple[str, float | None], ...] = (("x1", None), ("x10", 2.0))
@@ -85,7 +87,11 @@ def _child_plain(case: str, seed: int, horizon_s: float | None) -> dict[str, Any
 
 
 def _child_simcontinuum(
-    case: str, seed: int, horizon_s: float | None, telemetry_off: bool = False
+    case: str,
+    seed: int,
+    horizon_s: float | None,
+    telemetry_off: bool = False,
+    steps_off: bool = False,
 ) -> dict[str, Any]:
     simcontinuum = _import_simcontinuum()
     run = getattr(simcontinuum, "run", None) if simcontinuum is not None else None
@@ -96,6 +102,10 @@ def _child_simcontinuum(
         if "telemetry" not in inspect.signature(run).parameters:
             return {"skipped": "simcontinuum.run has no telemetry switch"}
         kwargs["telemetry"] = False
+    if steps_off:
+        if "steps" not in inspect.signature(run).parameters:
+            return {"skipped": "simcontinuum.run has no steps switch"}
+        kwargs["steps"] = False
     t0, c0 = time.perf_counter(), time.process_time()
     scenario = reference_scenario(case, horizon_s=horizon_s)
     res = run(scenario, policy="first-fit", seed=seed, **kwargs)
@@ -116,6 +126,7 @@ def _child_simcontinuum(
         "total_s": total_s,
         "cpu_total_s": cpu_total_s,
         "telemetry": not telemetry_off,
+        "steps": not steps_off,
         "version": meta.get("simcontinuum_version"),
     }
 
@@ -125,7 +136,13 @@ def child_main(engine: str, case: str, seed: int, horizon_s: float | None) -> in
     if engine == "plain":
         out = _child_plain(case, seed, horizon_s)
     else:
-        out = _child_simcontinuum(case, seed, horizon_s, telemetry_off=engine == TELEMETRY_OFF)
+        out = _child_simcontinuum(
+            case,
+            seed,
+            horizon_s,
+            telemetry_off=engine == TELEMETRY_OFF,
+            steps_off=engine == STEPS_OFF,
+        )
     out["peak_rss_mib"] = _peak_rss_mib()
     print(RESULT_TAG + json.dumps(out), flush=True)
     return 0
@@ -263,6 +280,11 @@ def derive(results: dict[str, dict[str, Any]]) -> None:
                 over = r["wall_s"] / off["wall_s"] - 1.0  # type: ignore[index]
                 r["telemetry_overhead"] = over
                 r["vs_base"] = f"{over:+.1%} wall vs telemetry off"
+            no_steps = entry.get(STEPS_OFF)
+            if engine == "simcontinuum" and ok(no_steps):
+                over = r["wall_s"] / no_steps["wall_s"] - 1.0  # type: ignore[index]
+                r["steps_overhead"] = over
+                r["vs_base"] = f"{over:+.1%} wall vs steps off"
 
 
 def _versions() -> dict[str, str]:
@@ -303,6 +325,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--horizon", type=float, default=None, help="override every horizon (s)")
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help="comma-separated: plain,simcontinuum"
+    )
+    parser.add_argument(
+        "--steps-overhead",
+        action="store_true",
+        help="also run every case without the per-step timing table and report the overhead",
     )
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"), help="output")
     parser.add_argument("--child", choices=ROWS, help=argparse.SUPPRESS)
@@ -349,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(engines)
         if case in PLAIN_REFERENCE:  # the plain model has no telemetry: its x10 run is the floor
             rows = [TELEMETRY_OFF, "simcontinuum"] if "simcontinuum" in engines else []
+        if args.steps_overhead and "simcontinuum" in rows:
+            rows.insert(rows.index("simcontinuum"), STEPS_OFF)
         if not engine_ok:
             entry.update({e: {"skipped": UNAVAILABLE} for e in rows if e != "plain"})
             rows = [e for e in rows if e == "plain"]
@@ -376,10 +405,14 @@ def main(argv: list[str] | None = None) -> int:
         "cases": results,
     }
     out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    text = json.dumps(doc, indent=2, default=str) + "\n"
+    try:  # the package's one atomic write; the pure-SimPy floor also runs without it
+        from simcontinuum.io import atomic_write
+    except ImportError:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    else:
+        atomic_write(out, text)
     console.print(f"wrote {out}")
     return 0
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum._version import __version__
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
 if TYPE_CHECKING:
     from simcontinuum.model import Scenario
     from simcontinuum.results import Results
-
-__version__ = "0.1.0"
 
 
 def load(scenario: str | os.PathLike[str] | dict[str, Any], *, seed: int | None = None) -> Scenario:
@@ -39,6 +38,7 @@ def run(
     strict: bool = False,
     telemetry: bool = True,
     reference: bool = True,
+    steps: bool = True,
 ) -> Results:
     """Simulate ``scenario`` under ``policy`` and return the :class:`Results`.
 
@@ -49,6 +49,8 @@ def run(
         seed: overrides the scenario's seed. Same seed ⇒ identical results.
         strict: stop at the first policy error (default: record it and go on).
         telemetry: sample telemetry (on by default; off makes long runs a little faster).
+        steps: record every step's queue wait and service time in ``results.steps`` (on by
+            default; off makes long runs a little faster and the results smaller).
         reference: when the scenario names ``scoring.reference_policy``, also run it on the
             same seed and report every score part as a ratio to it.
     """
@@ -62,10 +64,10 @@ def run(
     if seed is not None and sc.seed != seed:
         sc = replace(sc, seed=int(seed))
     pol = load_policy(policy)
-    results = Simulation(sc, pol, strict=strict, telemetry=telemetry).run()
+    results = Simulation(sc, pol, strict=strict, telemetry=telemetry, steps=steps).run()
     ref = sc.scoring.reference_policy
     if reference and ref and not results.meta["interrupted"]:
-        base = Simulation(sc, load_policy(ref), telemetry=False).run()
+        base = Simulation(sc, load_policy(ref), telemetry=False, steps=False).run()
         results.meta["reference"] = {"policy": ref, **base.summary()}
     return results
 

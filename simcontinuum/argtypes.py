@@ -1,13 +1,16 @@
-"""Value parsers for command-line options (argparse ``type=``), shared by every command.
+"""What every command line shares: value parsers (argparse ``type=``), the subcommand
+builder :func:`add_command` and the common options :func:`add_common`.
 
-Each raises ``argparse.ArgumentTypeError`` with what was expected, so the CLI prints it and
-exits 2.
+Each value parser raises ``argparse.ArgumentTypeError`` with what was expected, so the CLI
+prints it and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
+from typing import Any
 
 SEED_LIMIT = 2**63  # numpy's SeedSequence takes any non-negative int; keep seeds to 63 bits
 
@@ -35,6 +38,9 @@ def natural_int(text: str) -> int:
 def seed(text: str) -> int:
     """A seed: a whole number from 0 to 2**63 - 1."""
     return _whole(text, 0, SEED_LIMIT - 1, "a seed is a whole number from 0 to 2**63 - 1")
+
+
+_seed_type = seed  # add_common's ``seed`` argument is help text
 
 
 def seconds(text: str) -> float:
@@ -99,3 +105,66 @@ def seed_set(text: str) -> Seeds:
     if n < 1:
         raise argparse.ArgumentTypeError(f"{hint}; got {text!r} (N must be >= 1)")
     return Seeds(count=n)
+
+
+# ----------------------------------------------------------------------------- subcommands
+
+
+def add_command(
+    subparsers: Any,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+    handler: Callable[[argparse.Namespace], int] | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand parser as every simcontinuum command has one: ``help`` for the command
+    list, ``description`` on top of ``--help``, ``epilog`` below it kept as written (it must
+    hold an ``examples:`` section of real commands, which the tests parse), and ``handler``
+    as ``args.handler``.
+
+    Raises:
+        ValueError: the epilog has no ``examples:`` (a programming error, found by the tests).
+    """
+    if "examples:" not in epilog:
+        raise ValueError(f"command {name!r}: its --help epilog needs an 'examples:' section")
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_common(
+    parser: argparse.ArgumentParser,
+    *,
+    seed: str | None = None,
+    out: str | None = None,
+    out_metavar: str = "DIR",
+    out_required: bool = False,
+    force: str | None = None,
+    json: str | None = None,
+    quiet: str | None = None,
+) -> None:
+    """Add the options many commands share, with the same flags and value checks everywhere;
+    each argument is the option's help text (``None``: the command has no such option).
+
+    ``--seed/-s`` (a seed, see :func:`seed`; default ``None``), ``--out/-o`` (``out_metavar``,
+    required when ``out_required``), ``--force``, ``--json`` and ``--quiet/-q`` (flags).
+    """
+    if seed is not None:
+        parser.add_argument("--seed", "-s", type=_seed_type, help=seed)
+    if out is not None:
+        parser.add_argument("--out", "-o", metavar=out_metavar, required=out_required, help=out)
+    if force is not None:
+        parser.add_argument("--force", action="store_true", help=force)
+    if json is not None:
+        parser.add_argument("--json", action="store_true", help=json)
+    if quiet is not None:
+        parser.add_argument("--quiet", "-q", action="store_true", help=quiet)

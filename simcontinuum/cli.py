@@ -8,18 +8,19 @@ inside the commands, so ``simcontinuum --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import importlib
 import importlib.util
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from simcontinuum import __version__
-from simcontinuum.argtypes import seed
+from simcontinuum._version import __version__
+from simcontinuum.argtypes import add_command, add_common
 from simcontinuum.errors import PolicyError, ResultsError, ScenarioError, SimContinuumError
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ COMMAND_MODULES = (
     "simcontinuum.experiment.commands",
     "simcontinuum.mlsysops.commands",
     "simcontinuum.learn.commands",
+    "simcontinuum.k8s.commands",
+    "simcontinuum.serve.commands",
+    "simcontinuum.export.commands",
+    "simcontinuum.calibrate.commands",
     "simcontinuum.policy.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
@@ -81,16 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simcontinuum {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "validate",
         help="check scenario files and list every problem",
         description="Check scenario files; print every problem with its path and a fix.",
         epilog="examples:\n  simcontinuum validate scenarios/*.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "run",
         help="simulate a scenario under a policy and print the score table",
         description="Simulate FILE under a policy, print the summary table, optionally save "
@@ -104,8 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n"
         "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
         "      --overlay scenarios/mlsysops-hackathon/overlay.yaml \\\n"
-        "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
+        "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:Mine --isolate\n"
+        "  simcontinuum run scenarios/quickstart.yaml --policy examples/policies/awk-first-fit "
+        "--isolate\n"
+        "  simcontinuum run --k8s scenarios/k8s-hackathon \\\n"
+        "      --overlay scenarios/k8s-hackathon/overlay.yaml --policy kube-scheduler\n",
     )
     p.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
     p.add_argument(
@@ -115,9 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Continuum YAML); --policy may then be a policy-<name>.py file",
     )
     p.add_argument(
+        "--k8s",
+        metavar="DIR",
+        help="instead of FILE: a folder of Kubernetes/Karmada manifests as kubectl apply "
+        "takes them (see docs/kubernetes.md)",
+    )
+    p.add_argument(
         "--overlay",
         metavar="FILE",
-        help="with --mlsysops: what descriptions lack (prices, links, load, work) in the "
+        help="with --mlsysops or --k8s: what descriptions lack (prices, links, load, work) in the "
         "scenario format",
     )
     p.add_argument(
@@ -127,9 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a built-in name (see 'simcontinuum policies') or path/file.py:Class "
         "(default: first-fit)",
     )
-    p.add_argument("--seed", "-s", type=seed, help="overrides the scenario's seed")
-    p.add_argument("--out", "-o", metavar="DIR", help="write the results here (Parquet)")
-    p.add_argument("--force", action="store_true", help="replace --out if it has content")
+    add_common(
+        p,
+        seed="overrides the scenario's seed",
+        out="write the results here (Parquet)",
+        force="replace --out if it has content",
+        json="print the summary as JSON",
+        quiet="no progress bar",
+    )
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
     p.add_argument(
         "--strict",
@@ -137,8 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first policy error or rejected decision (exit 2)",
     )
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the policy as the leaderboard does: in a sandboxed worker behind the "
+        "protocol (docs/protocol.md), timed by the engine",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --isolate: use a worker without sandbox where bubblewrap cannot run",
+    )
+    p.add_argument(
+        "--no-steps", action="store_true", help="no per-step timing table (faster, smaller)"
+    )
     p.add_argument(
         "--report",
         nargs="?",
@@ -148,14 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/report.html",
     )
 
-    sub.add_parser(
+    add_command(
+        sub,
         "policies",
         help="list the built-in policies",
         description="List the built-in and installed policies.",
         epilog="examples:\n"
         "  simcontinuum policies\n"
         "  simcontinuum run scenarios/hackathon.yaml --policy two-level\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
@@ -275,13 +308,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ResultsError("--report without FILE writes OUT/report.html: add --out DIR")
         report = out / "report.html"
     scenario = _scenario_of(args)
-    policy = load_policy(args.policy)
-    sim = Simulation(scenario, policy, strict=args.strict, telemetry=not args.no_telemetry)
     show = not args.quiet and not args.json and sys.stderr.isatty()
-    results = _run_with_progress(sim, show)
+    with _policy_of(args, scenario) as policy:
+        sim = Simulation(
+            scenario,
+            policy,
+            strict=args.strict,
+            telemetry=not args.no_telemetry,
+            steps=not args.no_steps,
+        )
+        results = _run_with_progress(sim, show)
     if scenario.scoring.reference_policy and not results.meta["interrupted"]:
         base = Simulation(
-            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False
+            scenario, load_policy(scenario.scoring.reference_policy), telemetry=False, steps=False
         ).run()
         results.meta["reference"] = {"policy": scenario.scoring.reference_policy, **base.summary()}
     if out is not None:
@@ -318,6 +357,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+@contextlib.contextmanager
+def _policy_of(args: argparse.Namespace, scenario: Any) -> Iterator[Any]:
+    """``--policy``, in this process or (``--isolate``) in a sandboxed worker."""
+    if not args.isolate:
+        from simcontinuum.policy.registry import load_policy
+
+        yield load_policy(args.policy)
+        return
+    from simcontinuum.boundary import resolve_isolation
+    from simcontinuum.boundary.local import isolated_policy
+
+    iso = resolve_isolation("insecure" if args.insecure else None)
+    if not iso.isolated:
+        _err(f"WARNING: {iso.describe()} ({iso.detail})")
+    with isolated_policy(args.policy, scenario, isolation=iso) as policy:
+        yield policy
+
+
 def print_decisions(results: Results, *, to_stderr: bool = False) -> None:
     """Print the "policy decisions" block of a run: applied / rejected / errors, the first
     reasons, and the policy's first exception (its own frames only)."""
@@ -334,14 +391,18 @@ def _scenario_of(args: argparse.Namespace) -> Any:
     """The scenario of ``run``: FILE, or MLSysOps descriptions with --mlsysops."""
     from simcontinuum.scenario import load_scenario
 
-    if args.mlsysops and args.file:
-        raise ScenarioError("give either FILE or --mlsysops DIR, not both")
+    if sum(bool(x) for x in (args.file, args.mlsysops, getattr(args, "k8s", None))) > 1:
+        raise ScenarioError("give one of FILE, --mlsysops DIR or --k8s DIR")
+    if getattr(args, "k8s", None):
+        from simcontinuum.k8s.translate import scenario_from_args as k8s_scenario
+
+        return k8s_scenario(args.k8s, args.overlay, seed=args.seed)
     if args.mlsysops:
         from simcontinuum.mlsysops import scenario_from_args
 
         return scenario_from_args(args.mlsysops, args.overlay, seed=args.seed)
     if args.overlay:
-        raise ScenarioError("--overlay goes with --mlsysops DIR")
+        raise ScenarioError("--overlay goes with --mlsysops DIR or --k8s DIR")
     if not args.file:
         raise ScenarioError("missing FILE: give a scenario YAML file (or --mlsysops DIR)")
     return load_scenario(args.file, seed=args.seed)
@@ -361,11 +422,14 @@ def _check_out(out: Path, *, force: bool) -> None:
 
 
 def _run_with_progress(sim: Any, show: bool) -> Results:
+    """Run ``sim``, with a progress bar on a terminal. The bar drives the run in slices
+    through the engine's driving API (``advance``), which adds no events: the results,
+    ``meta["events"]`` included, are those of a run without the bar."""
     if not show:
-        return sim.run()
+        return cast("Results", sim.run())
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    duration = sim.scenario.duration
+    duration = sim.horizon
     with Progress(
         TextColumn("[bold]simulating[/] {task.description}"),
         BarColumn(),
@@ -375,14 +439,17 @@ def _run_with_progress(sim: Any, show: bool) -> Results:
         transient=True,
     ) as progress:
         task = progress.add_task(sim.scenario.name, total=duration)
-        step = duration / 100.0
+        return cast("Results", _drive_in_slices(sim, lambda t: progress.update(task, completed=t)))
 
-        def tick(_e: Any) -> None:
-            progress.update(task, completed=sim.env.now)
-            sim.env.timeout(step).callbacks.append(tick)
 
-        sim.env.timeout(step).callbacks.append(tick)
-        return sim.run()
+def _drive_in_slices(sim: Any, show: Callable[[float], None], slices: int = 100) -> Results:
+    """Advance ``sim`` to its horizon in ``slices`` steps, calling ``show(now)`` after each."""
+    duration = sim.horizon
+    for i in range(1, slices + 1):
+        show(sim.advance(duration if i == slices else duration * i / slices))
+        if sim.done:
+            break
+    return cast("Results", sim.finish())
 
 
 def _fmt(value: Any, unit: str = "") -> str:

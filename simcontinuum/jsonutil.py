@@ -9,6 +9,7 @@ plain data that is always valid JSON, and :func:`dumps` refuses anything else:
 - **NaN, +inf and -inf become** ``null`` (``None``): in every table of simcontinuum an
   undefined or unbounded number (a ratio to a zero reference, the p95 of no request) means
   "no value", which is what ``null`` says;
+- pandas' ``NA`` and ``NaT`` become ``null`` too;
 - paths become strings; ``str``, ``int``, ``bool`` and ``None`` stay as they are.
 
 This module is in the lowest layer (standard library only; numpy is recognised without being
@@ -48,6 +49,8 @@ def jsonable(value: Any) -> Any:
             return sorted(items, key=repr)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
+        return None
     tolist = getattr(value, "tolist", None)  # numpy arrays and scalars, pandas arrays
     if callable(tolist) and not isinstance(value, bytes):
         return jsonable(tolist())

@@ -9,7 +9,10 @@ Tables (pandas DataFrames, flat columns, units in names):
 - ``actions``: every policy decision (``time_s, call, kind, app, component, node, target,
   outcome, reason``);
 - ``replicas``: every replica's life; ``cost``: node-hours, core-hours, energy, egress;
-- ``events``: failures, recoveries, arrivals and departures.
+- ``events``: failures, recoveries, arrivals and departures;
+- ``steps``: one row per visit of a request to a component replica, with its network,
+  queue-wait and service times (see :mod:`simcontinuum.engine.steps`; empty when the run
+  was made with ``steps=False``, or by a version without it).
 
 ``save(dir)`` writes Parquet (or CSV) atomically: into a temporary folder renamed into place,
 with ``meta.json`` written last, so a killed process never leaves a folder that loads as
@@ -18,6 +21,7 @@ complete. ``Results.load(dir)`` reads it back and says what is missing or corrup
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -31,7 +35,49 @@ from simcontinuum.io import atomic_directory
 from simcontinuum.jsonutil import dumps
 from simcontinuum.metrics.score import SCORE_PARTS, latency_stats, score_parts, total_score
 
-TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events")
+#: Where ``Results.plot`` finds its plotter (``module:Class``, called with the results).
+PLOTTER = "simcontinuum.report.figures:Plotter"
+TABLES = ("requests", "telemetry", "actions", "replicas", "cost", "events", "steps")
+#: Tables a results folder written by an older version may lack (loaded empty).
+OPTIONAL_TABLES = ("steps",)
+#: Step outcomes, by code (see :mod:`simcontinuum.engine.steps`).
+STEP_STATUS_NAMES = ("ok", "failed", "dropped", "incomplete", "cancelled")
+STEP_COLUMNS = (
+    "step_id",
+    "request_id",
+    "parent_step",
+    "app",
+    "component",
+    "replica_id",
+    "node",
+    "sent_s",
+    "arrive_s",
+    "network_in_s",
+    "queue_wait_s",
+    "service_s",
+    "done_s",
+    "network_out_s",
+    "status",
+    "scored",
+)
+
+
+def empty_steps() -> pd.DataFrame:
+    """A ``steps`` table with no rows (runs without step recording, older results)."""
+    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, "float64")) for c in STEP_COLUMNS})
+
+
+_DTYPES = {
+    "step_id": "int64",
+    "request_id": "int64",
+    "parent_step": "int64",
+    "replica_id": "int64",
+    "app": "category",
+    "component": "category",
+    "node": "category",
+    "status": "category",
+    "scored": "bool",
+}
 
 
 @dataclass
@@ -45,6 +91,7 @@ class Results:
     cost: pd.DataFrame
     events: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    steps: pd.DataFrame = field(default_factory=empty_steps)
 
     def summary(self) -> dict[str, Any]:
         """Counts, latency, SLO, cost by tier, energy, migrations, and the score with its
@@ -124,6 +171,9 @@ class Results:
             try:
                 tables[name] = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
             except FileNotFoundError as exc:
+                if name in OPTIONAL_TABLES and name not in meta.get("tables", ()):
+                    tables[name] = empty_steps()
+                    continue
                 raise ResultsError(f"{path}: missing — the folder is partial") from exc
             except Exception as exc:  # pyarrow raises many kinds on a corrupt file
                 raise ResultsError(f"{path}: corrupt ({type(exc).__name__}: {exc})") from exc
@@ -132,7 +182,11 @@ class Results:
 
     @property
     def plot(self) -> Any:
-        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...)."""
-        from simcontinuum.report.figures import Plotter
+        """Matplotlib figures of this run (``results.plot.latency_cdf()``, ...).
 
-        return Plotter(self)
+        Results is a leaf: it never imports the report layer. The plotter is found by name
+        when asked for (:data:`PLOTTER`, like an entry point), so ``results`` stays importable
+        without matplotlib and the layer contracts hold (see ``docs/architecture.md``).
+        """
+        module, _, name = PLOTTER.partition(":")
+        return getattr(importlib.import_module(module), name)(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
@@ -137,28 +138,81 @@ def test_entry_point_subprocess() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def _readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    cmds = []
-    for block in blocks:
-        for line in block.splitlines():
-            line = line.split("  #")[0].strip()
-            if line.startswith("simcontinuum "):
-                cmds.append(line)
-    return cmds
+def _readme_blocks() -> list[tuple[str, list[str]]]:
+    """Every ``bash`` block of the README with ``simcontinuum`` commands: (section, commands)."""
+    blocks: list[tuple[str, list[str]]] = []
+    section = "top"
+    for part in re.split(r"(```bash\n.*?```)", (ROOT / "README.md").read_text(), flags=re.S):
+        if not part.startswith("```bash"):
+            headings = re.findall(r"^## (.+)$", part, flags=re.M)
+            section = headings[-1] if headings else section
+            continue
+        cmds = [line.split("  #")[0].strip() for line in part.splitlines()]
+        cmds = [c for c in cmds if c.startswith("simcontinuum ")]
+        if cmds:
+            slug = re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
+            blocks.append((f"{len(blocks)}-{slug}", cmds))
+    return blocks
 
 
-def test_readme_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every ``simcontinuum ...`` command the README shows runs, in order, and exits 0.
+README_BLOCKS = _readme_blocks()
 
-    ``out/...`` paths go to one temporary folder, so a command may use what an earlier one
-    wrote (``report out/hack`` after ``run ... --out out/hack``).
+
+def _outputs(command: str) -> list[str]:
+    args = shlex.split(command)
+    return [b for a, b in itertools.pairwise(args) if a in ("--out", "-o") and b.startswith("out/")]
+
+
+def _inputs(command: str) -> list[str]:
+    made = set(_outputs(command))
+    found = re.findall(r"(?:^|[\s:])(out/[^\s]+)", command)
+    return [f for f in found if f not in made]
+
+
+def _with_prerequisites(index: int) -> list[str]:
+    """Block ``index``'s commands, preceded by the commands of earlier blocks that write
+    what it reads (``report out/hack`` needs ``run ... --out out/hack``), in README order."""
+    earlier = [c for _, cmds in README_BLOCKS[:index] for c in cmds]
+    needed: list[str] = []
+
+    def need(command: str, before: list[str]) -> None:
+        for path in _inputs(command):
+            for pos in range(len(before) - 1, -1, -1):
+                producer = before[pos]
+                if any(
+                    path == o or path.startswith(o.rstrip("/") + "/") for o in _outputs(producer)
+                ):
+                    if producer not in needed:
+                        need(producer, before[:pos])
+                        needed.append(producer)
+                    break
+
+    own = README_BLOCKS[index][1]
+    for i, command in enumerate(own):
+        need(command, earlier + own[:i])
+    ordered = [c for c in earlier if c in needed]
+    return ordered + own
+
+
+def test_readme_blocks_cover_every_command() -> None:
+    assert sum(len(cmds) for _, cmds in README_BLOCKS) >= 8
+    # a block that reads another's output gets that command first
+    report = next(
+        i for i, (_, cmds) in enumerate(README_BLOCKS) if any("report out/" in c for c in cmds)
+    )
+    assert any("--out out/hack" in c for c in _with_prerequisites(report))
+
+
+@pytest.mark.parametrize("index", range(len(README_BLOCKS)), ids=[b[0] for b in README_BLOCKS])
+def test_readme_commands_run(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``simcontinuum ...`` command of one README block runs, in order, and exits 0.
+
+    ``out/...`` paths go to a temporary folder of this block, so a command may use what an
+    earlier one wrote; what it needs from an earlier block is run first (one test per block,
+    so the blocks run in parallel under ``pytest -n``).
     """
     monkeypatch.chdir(ROOT)
-    commands = _readme_commands()
-    assert len(commands) >= 8
-    for command in commands:
+    for command in _with_prerequisites(index):
         argv = [
             re.sub(r"(^|:)out/", lambda m: f"{m.group(1)}{tmp_path}/", a)
             for a in shlex.split(command)[1:]

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simcontinuum.io import atomic_directory, atomic_path, atomic_write
@@ -101,6 +102,8 @@ def test_jsonable_is_valid_json_only() -> None:
         "path": Path("a/b"),
         "set": {"y", "x"},
         (1, 2): (0.5,),
+        "na": pd.NA,
+        "nat": pd.NaT,
     }
     out = jsonable(value)
     assert out == {
@@ -113,6 +116,8 @@ def test_jsonable_is_valid_json_only() -> None:
         "path": "a/b",
         "set": ["x", "y"],
         "(1, 2)": [0.5],
+        "na": None,
+        "nat": None,
     }
     assert type(out["i"]) is int and type(out["b"]) is bool
     _strict_loads(dumps(value))

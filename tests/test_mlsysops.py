@@ -459,7 +459,7 @@ def test_check_shipped_and_good_files(tmp_path: Path) -> None:
         (
             "policy-x.py",
             lambda s: s.replace('"packages": []', '"packages": [str(1)]'),
-            "is not a literal",
+            "warning: initialContext (line 5) is not a literal",  # the agent only logs it
         ),
         (
             "policy-x.py",
@@ -468,8 +468,19 @@ def test_check_shipped_and_good_files(tmp_path: Path) -> None:
         ),
         (
             "policy-x.py",
-            lambda s: s.replace('"packages": []', '"packages": ["scikit-learn"]'),
-            "pip-installs ['scikit-learn']",
+            lambda s: s.replace('"packages": []', '"packages": ["no-such-dist-xyz>=1"]'),
+            "here ['no-such-dist-xyz>=1'] are not installed: run 'pip install no-such-dist-xyz>=1'",
+        ),
+        (
+            "policy-x.py",
+            lambda s: "from mlsysops.utilities import parse_analyze_interval\n" + s,
+            "error: 'from mlsysops.utilities import parse_analyze_interval': mlsysops 0.1.12 "
+            "has no such name",
+        ),
+        (
+            "policy-x.py",
+            lambda s: "from mlsysops import MessageEvents\n" + s,
+            "warning: 'from mlsysops import MessageEvents': part of the agent stack",
         ),
         (
             "policy-x.py",

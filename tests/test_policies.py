@@ -45,7 +45,7 @@ from simcontinuum.policy import (
     check_policy,
     load_policy,
 )
-from simcontinuum.policy import registry as registry_module
+from simcontinuum.policy import spec as spec_module
 from simcontinuum.policy.check import app_view, empty_view
 
 GI = 2.0**30
@@ -418,7 +418,7 @@ def test_missing_and_broken_files_are_explained(tmp_path: Path) -> None:
     bad_syntax.write_text("def place(:\n")
     with pytest.raises(PolicyError, match="SyntaxError"):
         load_policy(f"{bad_syntax}:X")
-    with pytest.raises(PolicyError, match=r"needs a class: give 'mine\.py:ClassName'"):
+    with pytest.raises(PolicyError, match=r"policy file 'mine\.py' not found"):
         load_policy("mine.py")
 
 
@@ -446,12 +446,12 @@ def test_registry_instances_do_not_share_state() -> None:
 
 
 def test_entry_points_are_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    group = registry_module.ENTRY_POINT_GROUP
+    group = spec_module.ENTRY_POINT_GROUP
     eps = [
         EntryPoint("ep-fit", "simcontinuum.policy.builtins:BestFit", group),
         EntryPoint("ep-broken", "no_such_mod:X", group),
     ]
-    monkeypatch.setattr(registry_module, "entry_points", lambda group: eps)
+    monkeypatch.setattr(spec_module, "entry_points", lambda group: eps)
     assert type(load_policy("ep-fit")) is BestFit
     assert "ep-broken" in available_policies()
     with pytest.raises(PolicyError, match="cannot load policy 'ep-broken' from entry point"):

@@ -11,6 +11,7 @@ and a writable cgroup hierarchy (v2 with the ``pids`` and ``memory`` controllers
           --ro-bind <interpreter prefix> --ro-bind <venv> --ro-bind <simcontinuum package>
           --ro-bind <staged submission> /submission
           --size <tmpfs> --tmpfs /tmp  --proc /proc  --dev /dev  --chdir /tmp  --clearenv
+          --remount-ro / --remount-ro /dev
 
 so the worker sees the interpreter, its packages and the submission, read-only, and a
 private tmpfs as the only writable place; no network (a new net namespace has only a down
@@ -227,7 +228,9 @@ class Cgroup:
                 return (
                     int(dict(zip(events[::2], events[1::2], strict=False)).get("oom_kill", 0)) > 0
                 )
-            return int((d / "memory.failcnt").read_text() or 0) > 0
+            # v1: memory.failcnt stays 0 when the OOM killer acts; oom_control counts kills
+            words = (d / "memory.oom_control").read_text().split()
+            return int(dict(zip(words[::2], words[1::2], strict=False)).get("oom_kill", 0)) > 0
         except (OSError, ValueError):
             return False
 
@@ -246,13 +249,11 @@ def _interpreter_mounts() -> list[str]:
     or a checkout with scenario files in it."""
     import site
 
-    import simcontinuum
-
     paths = {
         Path(sys.base_prefix).resolve(),
         Path(sys.prefix),
         Path(sys.prefix).resolve(),
-        Path(simcontinuum.__file__).resolve().parent,
+        Path(__file__).resolve().parents[1],  # the simcontinuum package
         *(Path(p).resolve() for p in site.getsitepackages()),
     }
     paths = {p for p in paths if p != Path("/") and p.exists()}
@@ -266,9 +267,18 @@ def _interpreter_mounts() -> list[str]:
     return args
 
 
+ETC_KEEP = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime")
+"""What of ``/etc`` a worker sees (read-only): how programs and libraries are found, the
+clock's zone. No users, hosts, keys or configuration of the organizer."""
+
+
 def _root_links() -> list[str]:
-    """The merged-/usr links (/bin -> usr/bin, ...) or binds where they are directories."""
+    """The merged-/usr links (/bin -> usr/bin, ...) or binds where they are directories,
+    and the few files of ``/etc`` in :data:`ETC_KEEP`."""
     out: list[str] = []
+    for name in ETC_KEEP:
+        if (Path("/etc") / name).exists():
+            out += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         link = Path("/") / name
         if link.is_symlink():
@@ -324,6 +334,10 @@ def sandbox_argv(
         argv += ["--setenv", k, v]
     if submission is not None:
         argv += ["--ro-bind", str(submission), "/submission"]
+    # bwrap's own root (where the mount points were made) and its /dev are writable tmpfs:
+    # freeze both (devices stay usable), so that /tmp, with its size limit, is the one
+    # writable place
+    argv += ["--remount-ro", "/", "--remount-ro", "/dev"]
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
     return [*argv, "--", *command]

@@ -33,6 +33,12 @@ MAX_REASON = 300
 """Characters kept of any text from the worker that lands in a table (error messages)."""
 METHODS = ("place", "plan", "on_event", "reset")
 """The policy methods a worker may declare in its ``hello``."""
+MLSYSOPS_METHODS = ("initialize", "analyze", "plan")
+"""The functions an MLSysOps policy file's worker declares."""
+MAX_DEPTH = 32
+"""Nesting of a JSON ``result`` (MLSysOps contexts and plans)."""
+MAX_NODES = 200_000
+"""Values (objects, lists, strings, numbers) in one JSON ``result``."""
 
 ACTION_FIELDS: dict[str, tuple[type[Any], tuple[str, ...], tuple[str, ...]]] = {
     # kind: (class, required string fields, optional fields)
@@ -127,9 +133,10 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def check_hello(msg: dict[str, Any]) -> dict[str, Any]:
+def check_hello(msg: dict[str, Any], kind: str = "policy") -> dict[str, Any]:
     """The worker's first message: ``{"type": "hello", "protocol": 1, "name": str,
-    "methods": [...], "control_interval": number | null}``."""
+    "methods": [...], "control_interval": number | null}``; ``kind`` ``"mlsysops"``: the
+    methods must be ``initialize``, ``analyze`` and ``plan``."""
     if msg.get("type") != "hello":
         raise ProtocolViolation(f"expected a hello message first, got type {msg.get('type')!r}")
     _fields(msg, ("type", "protocol", "methods"), ("name", "control_interval"))
@@ -138,11 +145,13 @@ def check_hello(msg: dict[str, Any]) -> dict[str, Any]:
             f"worker speaks protocol {msg['protocol']!r}; this organizer speaks {VERSION}"
         )
     methods = _list(msg["methods"], "methods")
+    known = MLSYSOPS_METHODS if kind == "mlsysops" else METHODS
     for m in methods:
-        if m not in METHODS:
+        if m not in known:
             raise ProtocolViolation(f"unknown method {str(m)[:40]!r} in hello")
-    if "place" not in methods:
-        raise ProtocolViolation("the worker's policy has no place method")
+    needed = set(MLSYSOPS_METHODS) if kind == "mlsysops" else {"place"}
+    if not needed <= set(methods):
+        raise ProtocolViolation(f"the worker's policy lacks {', '.join(sorted(needed))}")
     name = msg.get("name")
     if name is not None:
         _string(name, "name", 100)
@@ -223,6 +232,29 @@ def check_actions(msg: dict[str, Any], rid: int) -> list[Action] | RemoteError:
     return [action_of(a, i) for i, a in enumerate(_list(msg["actions"], "actions"))]
 
 
+def check_result(msg: dict[str, Any], rid: int) -> Any:
+    """A ``result`` reply (MLSysOps functions): ``{"type": "result", "id": n, "result":
+    <JSON>}`` with at most :data:`MAX_DEPTH` levels and :data:`MAX_NODES` values."""
+    _reply(msg, "result", rid)
+    if msg["type"] == "error":
+        return check_error(msg)
+    _fields(msg, ("type", "id", "result"), ())
+    count = 0
+    stack: list[tuple[Any, int]] = [(msg["result"], 0)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ProtocolViolation(f"result has more than {MAX_NODES} values")
+        if depth > MAX_DEPTH:
+            raise ProtocolViolation(f"result is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return msg["result"]
+
+
 def action_of(data: Any, i: int = 0) -> Action:
     """One action from its wire form (see :data:`ACTION_FIELDS`)."""
     where = f"actions[{i}]"
@@ -290,6 +322,7 @@ __all__ = [
     "check_hello",
     "check_placement",
     "check_ready",
+    "check_result",
     "clean_text",
     "decode",
     "encode",

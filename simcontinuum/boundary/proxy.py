@@ -38,6 +38,7 @@ from simcontinuum.boundary.protocol import (
 )
 from simcontinuum.boundary.views import ViewEncoder
 from simcontinuum.errors import PolicyError
+from simcontinuum.jsonutil import jsonable
 from simcontinuum.policy.api import AppView, ClusterView, Event
 
 STARTUP_S = 60.0  # importing numpy/pandas on a loaded machine takes seconds
@@ -61,13 +62,14 @@ class Program:
     command: tuple[str, ...]
     directory: Path | None
     label: str
+    kind: str = "policy"  # or "mlsysops": a policy file's initialize/analyze/plan
 
     @classmethod
     def python(cls, spec: str, directory: Path | None = None, *, mlsysops: bool = False) -> Program:
         """A Python policy: a submission file, ``file.py:Class`` or a registered name."""
         cmd = [sys.executable, "-s", "-m", "simcontinuum.boundary.worker"]
         cmd += ["--mlsysops", spec] if mlsysops else [spec]
-        return cls(tuple(cmd), directory, spec)
+        return cls(tuple(cmd), directory, spec, "mlsysops" if mlsysops else "policy")
 
     @classmethod
     def executable(cls, path: Path, *, isolated: bool) -> Program:
@@ -155,7 +157,7 @@ class Submission:
             self.worker.stop("fatal")
             raise SubmissionError(f"cannot load the policy: {clean_text(first.get('reason'))}")
         try:
-            self.hello = check_hello(first)
+            self.hello = check_hello(first, self.program.kind)
         except ProtocolViolation as exc:
             self.worker.stop(str(exc))
             raise SubmissionError(f"the policy worker's hello is invalid: {exc}") from None
@@ -284,7 +286,7 @@ class RemotePolicy:
     def reset(self, rng: Any) -> None:
         """Give the worker's policy the run's ``policy`` stream (its exact state)."""
         state = rng.bit_generator.state
-        self._ready(self._send({"type": "reset", "rng": _jsonable_state(state)}))
+        self._ready(self._send({"type": "reset", "rng": jsonable(state)}))
 
     def place(self, app: AppView, view: ClusterView) -> dict[str, list[str]]:
         """Where ``app``'s components go."""
@@ -320,14 +322,6 @@ class RemotePolicy:
         if isinstance(out, RemoteError):
             raise self._fail(out)
         return out
-
-
-def _jsonable_state(state: Any) -> Any:
-    if isinstance(state, dict):
-        return {str(k): _jsonable_state(v) for k, v in state.items()}
-    if hasattr(state, "tolist"):
-        return state.tolist()
-    return state
 
 
 def stage(source: Path, into: Path) -> Path:

@@ -160,9 +160,11 @@ class ViewEncoder:
             "lost": [list(p) for p in event.lost],
         }
 
-    def telemetry(self, telemetry: Any) -> dict[str, Any]:
+    def telemetry(self, telemetry: Any) -> dict[str, Any] | None:
         """The samples delivered since the last call, column-wise, with their index in the
-        organizer's log (so the worker keeps them in the same order)."""
+        organizer's log (so the worker keeps them in the same order); ``None`` stays None."""
+        if telemetry is None:
+            return None
         s = getattr(telemetry, "_s", None)
         cols: dict[str, list[Any]] = {k: [] for k in ("i", "t", "d", "kind", "id", "metric", "v")}
         if s is None:  # not the engine's telemetry: nothing the worker could rebuild
@@ -263,6 +265,8 @@ class ViewDecoder:
         self._index: dict[str, int] = {}
         self._latency: list[list[float | None]] = []
         self._samples = _Samples()
+        # node views are frozen: one whose state did not change is reused as it is
+        self._node_cache: list[tuple[Any, NodeView] | None] = []
 
     def view(self, data: Mapping[str, Any]) -> ClusterView:
         """The :class:`ClusterView` of a request's ``view`` field."""
@@ -289,14 +293,24 @@ class ViewDecoder:
         if "latency" in data:
             self._latency = data["latency"]
         nodes = {}
-        for s, (up, cpu, mem, reps) in zip(self._static, data["nodes"], strict=True):
-            nodes[s["id"]] = NodeView(
+        cache = self._node_cache
+        if topo is not None or len(cache) != len(self._static):
+            cache[:] = [None] * len(self._static)
+        for i, (s, dyn) in enumerate(zip(self._static, data["nodes"], strict=True)):
+            hit = cache[i]
+            if hit is not None and hit[0] == dyn:  # unchanged since the last call: reuse
+                nodes[s["id"]] = hit[1]
+                continue
+            up, cpu, mem, reps = dyn
+            node = NodeView(
                 **s,
                 up=up,
                 cpu_allocated=cpu,
                 memory_allocated=mem,
                 replicas=tuple((a, c) for a, c in reps),
             )
+            cache[i] = (dyn, node)
+            nodes[s["id"]] = node
         placements = {
             a: {c: tuple(ns) for c, ns in comps.items()} for a, comps in data["placements"].items()
         }
@@ -328,10 +342,12 @@ class ViewDecoder:
             data["time"], data["kind"], data["target"], tuple((a, c) for a, c in data["lost"])
         )
 
-    def telemetry(self, data: Mapping[str, Any]) -> Any:
-        """A telemetry view over every sample delivered so far."""
+    def telemetry(self, data: Mapping[str, Any] | None) -> Any:
+        """A telemetry view over every sample delivered so far (``None`` stays None)."""
         from simcontinuum.engine.telemetry import DeliveredTelemetry
 
+        if data is None:
+            return None
         self._samples.interval = data.get("interval")
         self._samples.add(data["samples"])
         return DeliveredTelemetry(self._samples, data["now"])  # type: ignore[arg-type]

@@ -168,7 +168,12 @@ class MLSysOpsWorker:
         self.caller = Caller()
 
     def hello(self) -> dict[str, Any]:
-        return {"type": "hello", "protocol": VERSION, "name": self.file.name, "methods": ["place"]}
+        return {
+            "type": "hello",
+            "protocol": VERSION,
+            "name": self.file.name,
+            "methods": ["initialize", "analyze", "plan"],
+        }
 
     def handle(self, msg: dict[str, Any]) -> dict[str, Any] | None:
         from simcontinuum.boundary.mlsysops import decode_args, encode_result

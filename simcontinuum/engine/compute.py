@@ -11,7 +11,7 @@ Invariants:
   without a gap from the last arrival until its free time, so the busy core-seconds up to
   ``t`` are ``assigned - remaining(t)`` (used for utilisation and energy);
 - ``cpu_allocated <= cores`` and ``memory_allocated <= memory`` (when memory is declared) at all
-  times: replicas reserve their requests from pending until gone;
+  times: replicas reserve their requests from the deploy until gone;
 - a failed node has no replicas, no steps in flight, and zero capacity until it recovers.
 """
 
@@ -31,14 +31,33 @@ class Usage(NamedTuple):
     up_seconds: float
     kwh: float  # energy of the linear power model
 
-    def cost(self, node: Node, energy_price_per_kwh: float) -> float:
-        """Node-hours, core-hours and energy priced (egress is billed per link)."""
+    def items(self, node: Node, energy_price_per_kwh: float) -> list[BillItem]:
+        """The bill of ``node``: node-hours, core-hours and energy, each priced.
+
+        This is the one billing formula: the cost table of the results and the running bill
+        (:meth:`Simulation.bill`) both use it. Egress is billed per link, when sent.
+        """
         price = node.price
-        return (
-            self.hours * price.per_hour
-            + self.core_seconds / 3600.0 * price.per_core_hour
-            + self.kwh * energy_price_per_kwh
-        )
+        core_hours = self.core_seconds / 3600.0
+        return [
+            BillItem("node_hours", self.hours, "h", self.hours * price.per_hour, 0.0),
+            BillItem("core_hours", core_hours, "core*h", core_hours * price.per_core_hour, 0.0),
+            BillItem("energy", self.kwh, "kWh", self.kwh * energy_price_per_kwh, self.kwh),
+        ]
+
+    def cost(self, node: Node, energy_price_per_kwh: float) -> float:
+        """The sum of :meth:`items`: node-hours, core-hours and energy, priced."""
+        return sum(item.cost for item in self.items(node, energy_price_per_kwh))
+
+
+class BillItem(NamedTuple):
+    """One priced line of a node's bill (a row of ``results.cost`` without the node)."""
+
+    item: str  # node_hours | core_hours | energy
+    quantity: float
+    unit: str
+    cost: float
+    energy_kwh: float
 
 
 if TYPE_CHECKING:
@@ -58,6 +77,7 @@ class NodeState:
         "down_seconds",
         "down_since",
         "epoch",
+        "failed_at",
         "free",
         "gpu_speedup",
         "id",
@@ -84,6 +104,7 @@ class NodeState:
         self.max_queue = node.max_queue
         self.up = True
         self.epoch = 0  # bumped at each failure: steps of an older epoch were lost
+        self.failed_at: list[float] = []  # failed_at[e]: the failure that ended epoch e
         self.free: list[float] = [0.0] * node.cores  # a heap of server free times
         self.assigned = 0.0  # core-seconds of work ever assigned
         self.lost_work = 0.0  # core-seconds assigned but lost in failures
@@ -139,6 +160,7 @@ class NodeState:
         self.inflight = set()
         self.up = False
         self.epoch += 1
+        self.failed_at.append(now)
         self.down_since = now
         self.images.clear()  # a node that comes back is empty
 

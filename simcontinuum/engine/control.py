@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.engine.recorder import ActionRow
 from simcontinuum.errors import PolicyError
+from simcontinuum.model import nominal_rate
 from simcontinuum.policy.api import (
     AppView,
     ChangeSpec,
@@ -35,27 +37,12 @@ from simcontinuum.policy.api import (
     capacity_violation,
     constraint_violation,
 )
+from simcontinuum.policy.reservations import least_allocated
 from simcontinuum.policy.tracebacks import policy_traceback
 
 if TYPE_CHECKING:
     from simcontinuum.engine.replicas import AppRuntime, ComponentRuntime, Replica
     from simcontinuum.engine.simulation import Simulation
-
-
-def nominal_rate(source: Any) -> float:
-    """A source's mean request rate per second (for views and load estimates)."""
-    a = source.arrival
-    if a.type in ("poisson", "periodic"):
-        return float(a.rate)
-    if a.type == "diurnal":
-        return float(a.mean_rate)
-    if a.type == "onoff":
-        cycle = a.on + a.off
-        return float(a.rate * a.on / cycle) if cycle > 0 else 0.0
-    if a.type == "trace" and a.times:
-        span = max(a.times) - min(a.times)
-        return len(a.times) / span if span > 0 else float(len(a.times))
-    return 0.0
 
 
 class Controller:
@@ -82,10 +69,11 @@ class Controller:
         if callable(reset):
             self._call("reset", reset, sim.streams.get("policy"))
         # Adapters of other frameworks (the MLSysOps one) record rows of their own and read
-        # engine state no policy view carries: they get this controller. Not for policies.
+        # engine state no policy view carries: they get the simulation, to use its public
+        # driving API (Simulation.record_action, running_on, ...). Not for policies.
         bind = getattr(policy, "bind", None)
         if callable(bind):
-            bind(self)
+            bind(sim)
 
     # ------------------------------------------------------------------ views
     def view(self) -> ClusterView:
@@ -401,14 +389,16 @@ class Controller:
             self._deploy(call, rt, nid)
 
     def _least_allocated(self, rt: ComponentRuntime) -> str | None:
-        best, best_score = None, -1.0
+        """The eligible node with room and the highest least-allocated score (the rule of
+        the k8s-default baseline); the first in scenario order on a tie."""
+        best, best_score = None, -math.inf
+        comp = rt.component
         for node in self.sim.nodes:
             view = self.sim.deployer.node_view(node)
-            comp = rt.component
             if constraint_violation(comp, view) or capacity_violation(comp, view):
                 continue
-            score = (view.cpu_free - comp.cpu) / view.cores
-            if score > best_score + 1e-12:
+            score = least_allocated(view, comp.cpu, comp.memory)
+            if score > best_score + 1e-9:
                 best, best_score = node.id, score
         return best
 
@@ -468,7 +458,7 @@ class Controller:
         """Append one row to the actions table; with ``strict`` a rejection stops the run
         (after it is recorded, so the table says why)."""
         self.sim.recorder.action(
-            self.sim.env.now, call, kind, app, component, node, target, outcome, reason
+            ActionRow(self.sim.env.now, call, kind, app, component, node, target, outcome, reason)
         )
         if outcome == "rejected":
             self.rejected += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from simcontinuum.engine.traffic import FAILED, OK, Traffic, _Step
+from simcontinuum.engine.traffic import FAILED, OK, Step, Traffic
 
 if TYPE_CHECKING:
     from simcontinuum.engine.simulation import Simulation
@@ -66,7 +66,7 @@ class ContendedTraffic(Traffic):
 
     # ---------------------------------------------------------------- requests
     def _send_request(
-        self, step: _Step, caller: int, req_size: float, resp_size: float, now: float
+        self, step: Step, caller: int, req_size: float, resp_size: float, now: float
     ) -> None:
         hops = self._hops(self._node_ids[caller], step.replica.node.id)
         if hops is None:
@@ -77,12 +77,12 @@ class ContendedTraffic(Traffic):
         step.resp = resp_size
         self._send(hops, req_size, lambda: self._arrive(step))
 
-    def _answer(self, step: _Step, t_done: float, lb_below: float) -> None:
+    def _answer(self, step: Step, t_done: float, lb_below: float) -> None:
         """``step`` is done: its answer crosses the links back, then joins its caller."""
         back = [((y, x), lat, bw) for (x, y), lat, bw in reversed(step.hops)]
         self._send(back, step.resp, lambda: self._answered(step, step.lat2 + lb_below))
 
-    def _answered(self, step: _Step, lb: float) -> None:
+    def _answered(self, step: Step, lb: float) -> None:
         now = self.env.now
         rid = step.rid
         if rid in self.dead:
@@ -100,9 +100,8 @@ class ContendedTraffic(Traffic):
         if join.pending:
             return
         parent = join.step
-        node = parent.replica.node
-        if parent.epoch != node.epoch:  # the caller's node failed while it waited
-            self.end(rid, FAILED, now, 0.0, f"node_failure:{node.id}")
+        if parent.epoch != parent.replica.node.epoch:  # the caller's node failed meanwhile
+            self.caller_lost(parent)
             return
         self._answer(parent, now, join.lb)
 

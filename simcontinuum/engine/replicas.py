@@ -1,11 +1,23 @@
-"""Replicas and their life cycle: pending → pulling → starting → running → draining → gone.
+"""Replicas and their life cycle, as the code has it: pulling → running → draining → gone.
 
-A replica reserves its cpu/memory requests on its node from the moment it is deployed until it
-is gone (as Kubernetes does). Its image is pulled from the registry node (``image_size`` over
-the route's bottleneck bandwidth, plus latency) unless the node already has it — images are
-cached per node, and a pull in progress is shared. After ``startup`` seconds it runs and the
-load balancer may send it work. Draining stops new work; the replica is gone once the work it
-accepted is done. A node failure makes its replicas gone at once (``node_failure``).
+- ``pulling`` — from the deploy until the replica runs: the image pull from the registry node
+  (``image_size`` over the route's bottleneck bandwidth, plus latency; none when the node has
+  the image — images are cached per node, and a pull in progress is shared), then
+  ``startup`` seconds of start-up. One timer covers both; the replicas table splits them:
+  ``created_s`` → ``image_ready_s`` is the pull, ``image_ready_s`` → ``running_s`` the start-up.
+- ``running`` — the load balancer may send it work.
+- ``draining`` — no new work; it is gone once the work it accepted is done.
+- ``gone`` — resources released, its row written. A node failure makes its replicas gone at
+  once (``node_failure``).
+
+There is no ``pending`` state: admission is decided at the deploy — a replica that does not
+fit (capacity, constraints, node down, ``replicas.max``) is rejected and the rejection
+recorded, never queued; the policy decides whether to try again. There is no separate
+``starting`` state either (it would cost one more event per pulled replica; nothing reads
+it): start-up is the span between ``image_ready_s`` and ``running_s``.
+
+A replica reserves its cpu/memory requests on its node from the deploy until it is gone (as
+Kubernetes does from scheduling on), so a pulling replica is billed for its core-hours.
 
 Invariants: a replica is in its component's ``running`` list iff its state is ``running``;
 ``inflight`` counts steps sent to it and not yet finished; a gone replica holds no resources.
@@ -25,8 +37,7 @@ if TYPE_CHECKING:
     from simcontinuum.engine.compute import NodeState
     from simcontinuum.engine.simulation import Simulation
 
-PULLING = "pulling"
-STARTING = "starting"
+PULLING = "pulling"  # deployed, not yet running: image pull, then start-up
 RUNNING = "running"
 DRAINING = "draining"
 GONE = "gone"

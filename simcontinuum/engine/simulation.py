@@ -8,39 +8,73 @@ Phases:
 - *build* (``__init__``): node states, routes, application runtimes, the policy bound;
 - *start*: schedule application arrivals (``place``), departures, sources, failures, the
   telemetry sampler and the control loop;
-- *run*: ``env.run(until=duration)``;
-- *finalize*: requests still in flight become ``incomplete``; replicas and costs are closed at
-  the horizon; everything becomes DataFrames in :class:`~simcontinuum.results.Results`.
+- *run*: advance the clock to the horizon (:meth:`Simulation.advance`, in one piece or in
+  slices — the same run either way, with the same number of events);
+- *finalize* (:meth:`Simulation.finish`, in :mod:`simcontinuum.engine.finalize`): requests
+  still in flight become ``incomplete``; replicas and costs are closed at the horizon;
+  everything becomes DataFrames in :class:`~simcontinuum.results.Results`.
+
+The driving API — the only part of the engine other packages use (the Gymnasium environment,
+the dataset builder, the CLI's progress bar, the MLSysOps bridge; checked by import-linter and
+``tests/test_driving_api.py``): :attr:`~Simulation.now`, :attr:`~Simulation.horizon`,
+:meth:`~Simulation.advance`, :meth:`~Simulation.apply`, :meth:`~Simulation.view`,
+:meth:`~Simulation.bill`, :meth:`~Simulation.finish` / :meth:`~Simulation.run`,
+:attr:`~Simulation.events`, and the plain-data reads :meth:`~Simulation.node_loads`,
+:meth:`~Simulation.placement`, :meth:`~Simulation.running_on`,
+:meth:`~Simulation.app_active`, :meth:`~Simulation.ended_requests`,
+:meth:`~Simulation.delivered_telemetry`, :meth:`~Simulation.record_action`.
 """
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import simpy
 
+from simcontinuum.engine import simpy_compat
 from simcontinuum.engine.arrivals import WorkSampler
 from simcontinuum.engine.compute import NodeState
 from simcontinuum.engine.control import Controller
 from simcontinuum.engine.failures import Failures
 from simcontinuum.engine.links import ContendedTraffic
 from simcontinuum.engine.network import Network
+from simcontinuum.engine.recorder import ActionRow, Recorder
 from simcontinuum.engine.replicas import AppRuntime, ComponentRuntime, Deployer
-from simcontinuum.engine.streams import Streams
 from simcontinuum.engine.telemetry import TelemetrySampler
-from simcontinuum.engine.traffic import Traffic
-from simcontinuum.metrics.recorder import Recorder
-from simcontinuum.policy.api import Event, policy_name
+from simcontinuum.engine.traffic import EndedCursor, Traffic
+from simcontinuum.policy.api import ClusterView, Event, policy_name
+from simcontinuum.streams import Streams
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from simcontinuum.engine.telemetry import DeliveredTelemetry
     from simcontinuum.model import Scenario
     from simcontinuum.results import Results
+
+
+class Bill(NamedTuple):
+    """What a run has cost so far (see :meth:`Simulation.bill`)."""
+
+    cost: float  # currency: node-hours, core-hours, energy and egress
+    energy_kwh: float
+
+
+class NodeLoad(NamedTuple):
+    """One node's load as the engine knows it now, undelayed (see
+    :meth:`Simulation.node_loads`)."""
+
+    id: str
+    up: bool
+    cores: int
+    busy_core_seconds: float  # work done since the start (for utilisation over a span)
+    queued: int  # steps waiting for a core
+    cpu_allocated: float  # cores requested by its replicas
 
 
 class Simulation:
@@ -52,6 +86,8 @@ class Simulation:
         seed: overrides ``scenario.seed``.
         strict: stop at the first policy error instead of recording it.
         telemetry: sample telemetry every ``scenario.telemetry.interval`` (on by default).
+        steps: record every step's queue wait and service time (the ``steps`` table; on by
+            default).
     """
 
     def __init__(
@@ -62,8 +98,10 @@ class Simulation:
         seed: int | None = None,
         strict: bool = False,
         telemetry: bool = True,
+        steps: bool = True,
     ) -> None:
         self.scenario = scenario
+        self.record_steps = steps
         self.seed = scenario.seed if seed is None else int(seed)
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
@@ -88,7 +126,8 @@ class Simulation:
         self.telemetry = TelemetrySampler(self, enabled=telemetry)
         self.interrupted = False
         self.interrupted_by: int | None = None  # signal.SIGINT or SIGTERM
-        self._ran = False
+        self._started: float | None = None  # wall clock at start()
+        self._results: Results | None = None
 
     def _build_app(self, app: Any, index: int) -> AppRuntime:
         comps = {
@@ -103,7 +142,10 @@ class Simulation:
 
     # ------------------------------------------------------------------ phases
     def start(self) -> None:
-        """Schedule everything that happens by itself."""
+        """Schedule everything that happens by itself (once; :meth:`advance` calls it)."""
+        if self._started is not None:
+            return
+        self._started = time.perf_counter()
         for app in self.apps:
             self._at(app.app.arrive_at, lambda a=app: self._arrive(a))
             if app.app.depart_at is not None:
@@ -148,16 +190,53 @@ class Simulation:
         self.recorder.event(self.env.now, "app_departed", app.app.id, None)
         self.control.event(Event(self.env.now, "app_departed", app.app.id))
 
-    def run(self) -> Results:
-        """Run to the horizon (or until interrupted) and return the results."""
-        if self._ran:
-            raise RuntimeError("a Simulation runs once; build a new one to run again")
-        self._ran = True
-        started = time.perf_counter()
+    # ------------------------------------------------------------------ driving API
+    @property
+    def now(self) -> float:
+        """The simulated time, seconds."""
+        return float(self.env.now)
+
+    @property
+    def horizon(self) -> float:
+        """The scenario's duration: no event at or after it is processed."""
+        return float(self.scenario.duration)
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has reached the horizon or was interrupted."""
+        return self.interrupted or self.env.now >= self.scenario.duration
+
+    @property
+    def events(self) -> int:
+        """How many events were scheduled so far (``meta["events"]`` at the end). Driving
+        the run in slices (:meth:`advance`) adds none."""
+        return simpy_compat.event_count(self.env)
+
+    @property
+    def closes_at(self) -> float:
+        """Where the books close: the horizon, or the time of the interruption."""
+        return float(self.env.now) if self.interrupted else self.horizon
+
+    def advance(self, until: float) -> float:
+        """Run the simulation up to ``until`` (capped at the horizon); returns the time now.
+
+        Events at exactly ``until`` are left for the next call, as with
+        ``env.run(until=...)``, so any slicing gives the same run as one piece, with the same
+        tables and the same event count. SIGINT (and SIGTERM, in the main thread) stops the
+        run where it is: :attr:`interrupted` is set and :meth:`finish` gives partial results.
+        """
         self.start()
+        target = min(float(until), self.horizon)
+        if self.interrupted or target <= self.env.now:
+            return self.now
         with self._interruptible():
             try:
-                self.env.run(until=self.scenario.duration)
+                if target >= self.horizon:
+                    # the last slice ends as a whole run always did: with SimPy's own stop
+                    # event, so one-piece and sliced runs count the same events
+                    self.env.run(until=target)
+                else:
+                    simpy_compat.run_until(self.env, target)
             except KeyboardInterrupt as exc:
                 self.interrupted = True
                 self.interrupted_by = (
@@ -165,8 +244,118 @@ class Simulation:
                     if exc.args and exc.args[0] in (signal.SIGINT, signal.SIGTERM)
                     else signal.SIGINT
                 )
-        wall = time.perf_counter() - started
-        return self.finalize(wall)
+        return self.now
+
+    def run(self) -> Results:
+        """Run to the horizon (or until interrupted) and return the results."""
+        if self._started is not None:
+            raise RuntimeError("a Simulation runs once; build a new one to run again")
+        return self.finish()
+
+    def finish(self) -> Results:
+        """Run what is left to the horizon (unless interrupted), close the books and return
+        the results. Calling it again returns the same :class:`Results`."""
+        if self._results is None:
+            self.advance(self.horizon)
+            wall = time.perf_counter() - (self._started or time.perf_counter())
+            self._results = self.finalize(wall)
+        return self._results
+
+    def view(self) -> ClusterView:
+        """A read-only snapshot of the continuum now, as a policy sees it."""
+        return self.control.view()
+
+    def apply(self, actions: Iterable[Any], *, call: str = "plan") -> None:
+        """Validate and apply ``actions`` now, as if the policy's ``call`` returned them;
+        every outcome is recorded in the actions table (nothing here can raise for a bad
+        action, unless the run is ``strict``)."""
+        self.control.apply_actions(call, list(actions))
+
+    def bill(self, t: float | None = None) -> Bill:
+        """The run's cost and energy up to ``t`` (default: now), by the formula the results'
+        cost table uses (:meth:`~simcontinuum.engine.compute.Usage.items`)."""
+        t = self.env.now if t is None else t
+        energy_price = self.scenario.scoring.energy_price_per_kwh
+        cost = kwh = 0.0
+        for node in self.nodes:
+            use = node.usage(t)
+            cost += use.cost(node.node, energy_price)
+            kwh += use.kwh
+        for _link, _gb, price in self.egress_bill():
+            cost += price
+        return Bill(cost, kwh)
+
+    def egress_bill(self) -> list[tuple[tuple[str, str], float, float]]:
+        """``((a, b), GB, cost)`` for every billable link that carried traffic, sorted."""
+        out = []
+        for (a, b), nbytes in sorted(self.traffic.egress_bytes.items()):
+            gb = nbytes / 1e9
+            out.append(((a, b), gb, gb * self.network.link(a, b).egress_price_per_gb))
+        return out
+
+    def node_loads(self) -> list[NodeLoad]:
+        """Every node's load now, in scenario order (plain data, undelayed)."""
+        now = self.env.now
+        return [
+            NodeLoad(
+                n.id,
+                n.up,
+                n.cores,
+                n.busy_seconds(now),
+                n.queued(now),
+                n.cpu_allocated,
+            )
+            for n in self.nodes
+        ]
+
+    def app_active(self, app: str) -> bool:
+        """Whether application ``app`` has arrived and not departed."""
+        rt = self.app_by_id.get(app)
+        return bool(rt is not None and rt.active)
+
+    def placement(self, app: str, component: str) -> tuple[str, ...]:
+        """The nodes of the live (not draining) replicas of ``app/component``, oldest first."""
+        return tuple(r.node.id for r in self.app_by_id[app].components[component].live())
+
+    def running_on(self, app: str, component: str) -> set[str] | None:
+        """Nodes with a *running* replica of ``app/component`` (``None``: no such component)."""
+        rt_app = self.app_by_id.get(app)
+        if rt_app is None or component not in rt_app.components:
+            return None
+        return {r.node.id for r in rt_app.components[component].running}
+
+    def ended_requests(self) -> EndedCursor:
+        """A new reader of ended requests: each ``cursor.read(now)`` returns those that ended
+        by ``now`` and were not read before (the first read: all so far), as plain arrays —
+        ids, end times, :class:`~simcontinuum.engine.recorder.RequestStatus` codes, arrival
+        times, application indices in scenario order."""
+        return EndedCursor(self)
+
+    def delivered_telemetry(self) -> DeliveredTelemetry | None:
+        """The telemetry delivered by now, as ``plan`` receives it (``None`` when the run
+        samples none)."""
+        sampler = getattr(self, "telemetry", None)  # None while the engine is being built
+        if sampler is None or not sampler.enabled:
+            return None
+        return sampler.view()
+
+    def record_action(
+        self,
+        call: str,
+        kind: str,
+        app: str | None = None,
+        component: str | None = None,
+        node: str | None = None,
+        target: str | None = None,
+        *,
+        outcome: str,
+        reason: str | None = None,
+    ) -> None:
+        """Append a row to the actions table (for framework adapters that decide outside
+        the policy hook, e.g. a refused MLSysOps plan)."""
+        self.recorder.action(
+            ActionRow(self.env.now, call, kind, app, component, node, target, outcome, reason)
+        )
 
     @contextmanager
     def _interruptible(self) -> Iterator[None]:
@@ -182,8 +371,9 @@ class Simulation:
             signal.signal(signal.SIGTERM, old)
 
     def finalize(self, wall_s: float) -> Results:
-        """Close the books at the horizon (or at the interruption) and build the results."""
-        from simcontinuum.metrics.collect import build_results
+        """Close the books at the horizon (or at the interruption) and build the results
+        (the last phase; :meth:`finish` runs to the horizon first and calls it once)."""
+        from simcontinuum.engine.finalize import build_results
 
         return build_results(self, wall_s)
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from simcontinuum.engine.buffers import copy_of, take
 from simcontinuum.engine.metric_catalog import METRICS
+from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.traffic import EndedCursor
 from simcontinuum.errors import TelemetryError
 
@@ -143,11 +144,11 @@ class TelemetrySampler:
                 continue
             aid = app.app.id
             mine = apps == app.index
-            ok = mine & (st == 0)
+            ok = mine & (st == RequestStatus.OK)
             lats = lat[ok]
             totals = self._totals.setdefault(aid, [0, 0])
             totals[0] += int(mine.sum())
-            totals[1] += int((mine & (st != 0)).sum())
+            totals[1] += int((mine & (st != RequestStatus.OK)).sum())
             q = np.percentile(lats, [50, 95, 99]) if len(lats) else [None, None, None]
             metrics: dict[str, Any] = {
                 "app_requests_total": totals[0],
@@ -219,9 +220,16 @@ class TelemetrySampler:
 class DeliveredTelemetry:
     """The telemetry a policy may read at ``now``: only samples already delivered."""
 
+    __slots__ = ("_now", "_s")
+
     def __init__(self, sampler: TelemetrySampler, now: float) -> None:
         self._s = sampler
-        self.now = now
+        self._now = now
+
+    @property
+    def now(self) -> float:
+        """The simulated time of this view (read-only)."""
+        return self._now
 
     def window(self, seconds: float) -> pd.DataFrame:
         """Delivered samples taken in the last ``seconds`` (long form: one row per value)."""

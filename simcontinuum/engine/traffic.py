@@ -24,57 +24,60 @@ from __future__ import annotations
 
 from array import array
 from heapq import heappush
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from simcontinuum.engine.arrivals import INF, ArrivalClock
 from simcontinuum.engine.buffers import take
-from simcontinuum.engine.control import nominal_rate
+from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
+from simcontinuum.engine.simpy_compat import PRIORITY, FastEvent, scheduler
+from simcontinuum.engine.steps import (
+    STEP_CANCELLED,
+    STEP_DROPPED,
+    STEP_FAILED,
+    StepColumns,
+)
+from simcontinuum.model import nominal_rate
 
 if TYPE_CHECKING:
     from simcontinuum.engine.network import Network, Route
     from simcontinuum.engine.simulation import Simulation
     from simcontinuum.model import Source
 
-OK, FAILED, DROPPED, INCOMPLETE = 0, 1, 2, 3
-STATUS_NAMES = ("ok", "failed", "dropped", "incomplete")
-PRIORITY = 1  # simpy's NORMAL
+# plain ints on the hot path (an IntEnum member costs an attribute lookup per use)
+OK, FAILED, DROPPED = int(RequestStatus.OK), int(RequestStatus.FAILED), int(RequestStatus.DROPPED)
 
 
-class _Pump:
+class Pump(FastEvent):
     """The one event that replays every source's arrivals, merged in time order."""
 
-    __slots__ = ("callbacks",)
-    _ok = True  # read by simpy.Environment.step
-
-    def __init__(self) -> None:
-        self.callbacks: list | None = None
+    __slots__ = ()
 
 
-class _Step:
-    """One visit of a request to one component replica."""
+class Step(FastEvent):
+    """One visit of a request to one component replica (an event scheduled twice: when it
+    reaches the replica's node, and when the node has done its work)."""
 
-    __slots__ = ("back", "callbacks", "epoch", "hops", "join", "lat2", "replica", "resp", "rid")
-    _ok = True
+    __slots__ = ("back", "epoch", "hops", "join", "lat2", "replica", "resp", "rid", "sid")
     back: float  # seconds for the answer to reach the caller
-    callbacks: list | None
     epoch: int  # the node's epoch when the step arrived
-    join: _Join | None  # the caller waiting for this answer (None: the source)
+    join: Join | None  # the caller waiting for this answer (None: the source)
     lat2: float  # pure link latency there and back
     replica: Replica
     rid: int
     hops: list  # link contention only: the route's hops, caller to replica
     resp: float  # link contention only: response bytes
+    sid: int  # its row in the steps columns once it arrived (-1 before)
 
 
-class _Join:
+class Join:
     """A component waiting for its callees' answers."""
 
     __slots__ = ("lb", "pending", "step", "t")
 
-    def __init__(self, step: _Step, pending: int) -> None:
+    def __init__(self, step: Step, pending: int) -> None:
         self.step = step
         self.pending = pending
         self.t = 0.0  # latest answer so far
@@ -87,14 +90,14 @@ class Traffic:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
         self.env = sim.env
-        self._queue: list[Any] = sim.env._queue  # the simpy heap: events go straight onto it
-        self._eid = sim.env._eid
+        # the simpy heap and its event counter: steps go straight onto it (simpy_compat)
+        self._heap, self._ids = scheduler(sim.env)
         self._node_ids = [n.id for n in sim.nodes]
         self._arrive_cb = [self._arrive]
         self._done_cb = [self._done]
         self.contended = False  # see simcontinuum.engine.links.ContendedTraffic
         self._pump_cb = [self._on_pump]
-        self._pump: _Pump | None = None
+        self._pump: Pump | None = None
         self._clocks: dict[int, ArrivalClock] = {}
         self._src_app: dict[int, AppRuntime] = {}
         self._src_node: dict[int, int] = {}
@@ -115,6 +118,7 @@ class Traffic:
         self.reasons: dict[int, str] = {}
         self.dead: set[int] = set()  # ended early while other branches may be in flight
         self.egress_bytes: dict[tuple[str, str], float] = {}
+        self.steps = StepColumns() if sim.record_steps else None
 
     # ---------------------------------------------------------------- sources
     # Arrivals are open-loop, so they are drawn ahead, a window of simulated time at a time,
@@ -184,22 +188,22 @@ class Traffic:
             start = end
 
     def _schedule_pump(self) -> None:
-        pump = _Pump()  # a fresh one: an older pump still on the heap becomes stale
+        pump = Pump()  # a fresh one: an older pump still on the heap becomes stale
         pump.callbacks = self._pump_cb
         self._pump = pump
-        heappush(self._queue, (self._times[self._pos], PRIORITY, next(self._eid), pump))
+        heappush(self._heap, (self._times[self._pos], PRIORITY, next(self._ids), pump))
 
-    def _on_pump(self, pump: _Pump) -> None:
+    def _on_pump(self, pump: Pump) -> None:
         if pump is not self._pump:
             return  # superseded when a source started mid-window
-        now = self.env._now
+        now = self.env.now
         pos = self._pos
         s = self._srcs[pos]
         pos += 1
         self._pos = pos
         if pos < len(self._times) or self._refill():
             pump.callbacks = self._pump_cb
-            heappush(self._queue, (self._times[self._pos], PRIORITY, next(self._eid), pump))
+            heappush(self._heap, (self._times[self._pos], PRIORITY, next(self._ids), pump))
         else:
             self._pump = None
         app = self._src_app[s]
@@ -220,7 +224,7 @@ class Traffic:
         caller: int,
         req_size: float,
         resp_size: float,
-        join: _Join | None,
+        join: Join | None,
         now: float,
     ) -> None:
         entry = rt.lb.get(caller)
@@ -245,20 +249,21 @@ class Traffic:
             for lk in egress:
                 billed[lk] = billed.get(lk, 0.0) + req_size + resp_size
         rep.inflight += 1
-        step = _Step()
+        step = Step()
         step.rid = rid
         step.replica = rep
         step.join = join
         step.lat2 = lat + lat
         step.back = lat + resp_size * k
+        step.sid = -1
         if self.contended:  # links are FIFO servers: the transfer goes hop by hop
             self._send_request(step, caller, req_size, resp_size, now)
             return
         step.callbacks = self._arrive_cb
-        heappush(self._queue, (now + lat + req_size * k, PRIORITY, next(self._eid), step))
+        heappush(self._heap, (now + lat + req_size * k, PRIORITY, next(self._ids), step))
 
     def _send_request(
-        self, step: _Step, caller: int, req_size: float, resp_size: float, now: float
+        self, step: Step, caller: int, req_size: float, resp_size: float, now: float
     ) -> None:
         raise NotImplementedError("link contention is simulated by ContendedTraffic")
 
@@ -286,21 +291,28 @@ class Traffic:
         rt.lb[caller] = entry
         return entry
 
-    def _arrive(self, step: _Step) -> None:
+    def _arrive(self, step: Step) -> None:
         rep = step.replica
         node = rep.node
-        now = self.env._now
+        now = self.env.now
+        steps = self.steps
         if rep.state is GONE or not node.up:
             rep.inflight -= 1
+            if steps is not None:
+                steps.add(step, now, STEP_FAILED)
             self.end(step.rid, FAILED, now, 0.0, f"replica_lost:{node.id}")
             return
         if step.rid in self.dead:
             rep.inflight -= 1
+            if steps is not None:
+                steps.add(step, now, STEP_CANCELLED)
             self.sim.deployer.step_finished(rep)
             return
         mq = node.max_queue
         if mq is not None and node.in_system - node.cores >= mq:
             rep.inflight -= 1
+            if steps is not None:
+                steps.add(step, now, STEP_DROPPED)
             self.sim.deployer.step_finished(rep)
             self.end(step.rid, DROPPED, now, 0.0, f"queue_full:{node.id}")
             return
@@ -308,13 +320,19 @@ class Traffic:
         service = rt.sampler.draw() * rep.inv_speed
         rt.busy += service
         finish = node.start_service(now, service)
+        if steps is not None:  # inline, two appends: this is once per step
+            ints = steps.ints
+            step.sid = len(ints) // 3
+            join = step.join
+            ints.extend((step.rid, -1 if join is None else join.step.sid, rep.id))
+            steps.floats.extend((now, finish - service - now, service, step.back))
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch
         step.callbacks = self._done_cb
-        heappush(self._queue, (finish, PRIORITY, next(self._eid), step))
+        heappush(self._heap, (finish, PRIORITY, next(self._ids), step))
 
-    def _done(self, step: _Step) -> None:
+    def _done(self, step: Step) -> None:
         rep = step.replica
         node = rep.node
         if step.epoch != node.epoch:
@@ -327,19 +345,19 @@ class Traffic:
         rid = step.rid
         if rid in self.dead:
             return
-        now = self.env._now
+        now = self.env.now
         callees = rep.rt.callees
         if not callees:
             self._answer(step, now, 0.0)
             return
-        join = _Join(step, len(callees))
+        join = Join(step, len(callees))
         caller = node.index
         for crt, req_size, resp_size in callees:
             self._dispatch(rid, crt, caller, req_size, resp_size, join, now)
             if rid in self.dead:
                 return
 
-    def _answer(self, step: _Step, t_done: float, lb_below: float) -> None:
+    def _answer(self, step: Step, t_done: float, lb_below: float) -> None:
         """``step`` is done at ``t_done``: carry its answer up through the joins."""
         t = t_done + step.back
         lb = step.lat2 + lb_below
@@ -353,11 +371,8 @@ class Traffic:
             if join.pending:
                 return
             parent = join.step
-            node = parent.replica.node
-            if parent.epoch != node.epoch:  # the caller's node failed while it waited
-                now = self.env._now
-                when = node.down_since if node.down_since is not None else now
-                self.end(step.rid, FAILED, min(when, now), 0.0, f"node_failure:{node.id}")
+            if parent.epoch != parent.replica.node.epoch:
+                self.caller_lost(parent)
                 return
             t = join.t + parent.back
             lb = parent.lat2 + join.lb
@@ -381,10 +396,20 @@ class Traffic:
         if reason:
             self.reasons[rid] = reason
 
+    def caller_lost(self, parent: Step) -> None:
+        """The node of ``parent`` failed while it waited for its callees: the request failed
+        at that failure (the first one after the step arrived), however late the answers
+        come — the one rule for the default and the contended traffic model."""
+        node = parent.replica.node
+        self.end(parent.rid, FAILED, node.failed_at[parent.epoch], 0.0, f"node_failure:{node.id}")
+
     def fail_node_steps(self, node_index: int, steps: set, now: float) -> None:
         """Fail the requests of the steps in flight on a node that just failed."""
+        record = self.steps
         for step in steps:
             step.replica.inflight -= 1
+            if record is not None:
+                record.lost(step.sid)
             self.end(step.rid, FAILED, now, 0.0, f"node_failure:{self._node_ids[node_index]}")
 
     def reset_routes(self) -> None:
@@ -409,7 +434,7 @@ class Ended(NamedTuple):
 
     rid: np.ndarray  # request ids
     end: np.ndarray  # end times, seconds
-    status: np.ndarray  # OK, FAILED, DROPPED
+    status: np.ndarray  # RequestStatus codes: OK, FAILED, DROPPED
     arrival: np.ndarray  # arrival times, seconds
     app: np.ndarray  # application indices
 

@@ -2,7 +2,8 @@
 
 - :func:`~simcontinuum.experiment.bench.run_bench` runs policies × scenarios × seeds through a
   ``concurrent.futures.Executor`` (this process, local processes, or Dask), stores each
-  finished run as a small JSON file keyed by (scenario digest, policy hash, seed, version),
+  finished run as a small JSON file keyed by (scenario digest with its traces, policy hash
+  with the files it reads, seed, version, source fingerprint of the package),
   skips stored runs on the next call, and summarises: mean and Student-t confidence interval
   per policy and scenario, mean-rank ranking, paired comparison with a baseline
   (:mod:`~simcontinuum.experiment.stats`).

@@ -93,6 +93,7 @@ def run_bench(
     chunk: int | None = None,
     telemetry: bool = True,
     progress: Progress | None = None,
+    isolate: str | None = None,
 ) -> BenchResult:
     """Run the grid ``policies × scenarios × seeds`` (see the module docstring).
 
@@ -107,11 +108,17 @@ def run_bench(
         chunk: seeds per task (default: sized so each worker gets several tasks).
         telemetry: sample telemetry (adaptive policies need it; on by default).
         progress: called with (runs done, runs to do) as tasks finish.
+        isolate: ``"auto"`` (bubblewrap, or refuse) or ``"insecure"``: every policy runs
+            behind the boundary, as on the leaderboard (:mod:`simcontinuum.boundary`).
 
     Raises:
         BenchError: bad arguments; ScenarioError / PolicyError: a bad scenario or policy;
         ExecutorError: the executor cannot start; BenchInterrupted: Ctrl-C.
     """
+    if isolate is not None:
+        from simcontinuum.boundary import resolve_isolation
+
+        resolve_isolation(isolate)  # refuse now, in the parent, when it cannot be had
     labels = list(dict.fromkeys(policies))
     if not labels:
         raise BenchError("give at least one policy (--policies NAME ...)")
@@ -141,6 +148,7 @@ def run_bench(
             workers=running.workers,
             chunk=chunk,
             telemetry=telemetry,
+            isolate=isolate,
         )
         total = sum(len(t.seeds) for t in todo)
         try:

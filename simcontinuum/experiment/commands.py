@@ -10,7 +10,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import positive_int, seed, seed_set
+from simcontinuum.argtypes import add_command, add_common, positive_int, seed, seed_set
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,12 +23,15 @@ examples:
       --scenarios scenarios/quickstart.yaml --seeds 10 --jobs 2 --out out/bench
   simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios challenge/public \\
       --seeds 5 --baseline first-fit --out out/mine
+  simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios scenarios/ \
+      --seeds 3 --isolate --out out/isolated          # as the leaderboard runs them
   simcontinuum bench ... --executor dask                              # a local Dask cluster
   simcontinuum bench ... --executor dask --address tcp://10.0.0.5:8786   # an existing one
 
-Each finished run is stored as DIR/runs/<key>.json, keyed by the scenario's content, the
-policy (its file's content for file.py:Class), the seed and the simcontinuum version, so the
-same command resumes an interrupted sweep (Ctrl-C keeps finished runs; exit status 130) and
+Each finished run is stored as DIR/runs/<key>.json, keyed by the scenario's content (with
+its trace files), the policy (the content of the files it reads: file.py:Class, ml:, fixed:,
+MLSysOps files), the seed and the source of the installed simcontinuum, so the same command
+resumes an interrupted sweep (Ctrl-C keeps finished runs; exit status 130) and
 skips everything already done. DIR gets runs, bench (mean and 95% CI per policy and
 scenario), ranking (mean rank over scenarios) and paired (against --baseline) as CSV and
 Parquet, and bench.html. Dask is optional: pip install 'simcontinuum[dask]'; its workers
@@ -57,14 +60,14 @@ leaderboard_runs.csv and leaderboard.html.
 
 def register(subparsers: Any) -> None:
     """Add ``bench`` and ``leaderboard`` to the CLI."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "bench",
         help="run policies x scenarios x seeds in parallel and compare them",
         description="Run a sweep of policies over scenarios and seeds (resumable), then print "
         "and save the mean and 95% CI of the score and its parts, a ranking and a paired "
         "comparison.",
         epilog=BENCH_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--policies", "-p", nargs="+", required=True, metavar="POLICY")
     p.add_argument(
@@ -79,7 +82,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel tasks (default: 1)")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="run store and tables")
     p.add_argument(
         "--executor",
         choices=("auto", "inline", "process", "dask"),
@@ -90,16 +92,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", metavar="POLICY", help="compare every policy to this one")
     p.add_argument("--chunk", type=positive_int, help="seeds per task (default: automatic)")
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no tables")
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each policy as the leaderboard does: in a sandboxed worker (docs/protocol.md)",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="with --isolate: no sandbox where bwrap fails"
+    )
+    add_common(p, out="run store and tables", out_required=True, quiet="no progress bar, no tables")
     p.set_defaults(handler=cmd_bench)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "leaderboard",
         help="rank every team's policy file on hidden scenarios, each in isolation",
         description="Evaluate every policy file of SUBMISSIONS on the hidden scenarios, each "
         "in its own limited process, and write the ranked leaderboard.",
         epilog=LEADERBOARD_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "submissions", metavar="SUBMISSIONS", help="folder: one *.py or directory per team"
@@ -113,7 +123,6 @@ def register(subparsers: Any) -> None:
         help="N seeds per scenario from --first-seed, or the seeds A..B inclusive (default: 5)",
     )
     p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
-    p.add_argument("--out", "-o", required=True, metavar="DIR")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="submissions at once")
     p.add_argument(
         "--time-limit", type=float, default=600.0, help="wall seconds per submission (600)"
@@ -131,7 +140,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run without isolation where bubblewrap cannot run (only for code you trust)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress, no table")
+    add_common(p, out="the leaderboard tables", out_required=True, quiet="no progress, no table")
     p.set_defaults(handler=cmd_leaderboard)
 
 
@@ -180,6 +189,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 chunk=args.chunk,
                 telemetry=not args.no_telemetry,
                 progress=progress,
+                isolate=("insecure" if args.insecure else "auto") if args.isolate else None,
             )
     except (BenchError, ExecutorError) as exc:
         _err(f"error: {exc}")

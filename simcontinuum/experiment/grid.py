@@ -13,15 +13,16 @@ same rows on every executor, apart from the wall time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from simcontinuum import __version__
+from simcontinuum._version import __version__
 from simcontinuum.experiment.store import RunStore, policy_hash, run_id, run_key
 from simcontinuum.jsonutil import jsonable
 
@@ -57,6 +58,7 @@ class Task:
     run_ids: tuple[str, ...]
     store: str | None  # the sweep's folder, or None to store nothing
     telemetry: bool = True
+    isolate: str | None = None  # "auto"/"insecure": the policy runs behind the boundary
 
 
 def policy_spec(text: str) -> PolicySpec:
@@ -67,12 +69,10 @@ def policy_spec(text: str) -> PolicySpec:
     """
     from simcontinuum.policy.api import policy_name
     from simcontinuum.policy.registry import load_policy
+    from simcontinuum.policy.spec import parse_policy_spec
 
     policy = load_policy(text)  # fail early, in the parent, with the registry's message
-    target, sep, attr = text.strip().rpartition(":")
-    spec = text.strip()
-    if sep and (target.endswith(".py") or "/" in target or "\\" in target):
-        spec = f"{Path(target).expanduser().resolve()}:{attr}"
+    spec = parse_policy_spec(text).portable()
     # tables and figures show the policy's own name, not the path it was loaded from
     return PolicySpec(policy_name(policy), spec, policy_hash(spec))
 
@@ -130,8 +130,11 @@ def tasks(
     workers: int,
     chunk: int | None = None,
     telemetry: bool = True,
+    isolate: str | None = None,
 ) -> tuple[list[Task], list[dict[str, Any]]]:
-    """Split the grid into tasks, skipping runs already in ``store``.
+    """Split the grid into tasks, skipping runs already in ``store`` (``isolate``: run the
+    policies behind the boundary; their results equal in-process ones, so the store is
+    shared).
 
     Returns:
         ``(tasks to run, rows of runs already finished)``. Chunks hold up to ``chunk`` seeds;
@@ -167,6 +170,7 @@ def tasks(
                     tuple(r for _, r in part),
                     root,
                     telemetry,
+                    isolate,
                 )
             )
     return out, done
@@ -189,16 +193,32 @@ def run_task(task: Task) -> list[dict[str, Any]]:
         )
     store = RunStore(task.store) if task.store else None
     rows = []
-    for seed, rid in zip(task.seeds, task.run_ids, strict=True):
-        row = run_one(scenario, task, seed)
-        if store is not None and row["status"] == "ok":
-            store.put(rid, run_key(task.scenario.digest, task.policy.digest, seed), row)
-        rows.append(row)
+    with _factory(task, scenario) as make:
+        for seed, rid in zip(task.seeds, task.run_ids, strict=True):
+            row = run_one(scenario, task, seed, make)
+            if store is not None and row["status"] == "ok":
+                store.put(rid, run_key(task.scenario.digest, task.policy.digest, seed), row)
+            rows.append(row)
     return rows
 
 
-def run_one(scenario: Any, task: Task, seed: int) -> dict[str, Any]:
-    """One run as a result row: ``Results.summary()`` plus identification and wall time.
+@contextlib.contextmanager
+def _factory(task: Task, scenario: Any) -> Iterator[Callable[[], Any] | None]:
+    """Makes the policy of each run behind the boundary (``task.isolate``), else None."""
+    if task.isolate is None:
+        yield None
+        return
+    from simcontinuum.boundary.local import policy_factory
+
+    with policy_factory(task.policy.spec, scenario, isolation=task.isolate) as make:
+        yield make
+
+
+def run_one(
+    scenario: Any, task: Task, seed: int, make: Callable[[], Any] | None = None
+) -> dict[str, Any]:
+    """One run as a result row: ``Results.summary()`` plus identification and wall time;
+    ``make`` makes the policy (default: ``load_policy(task.policy.spec)`` in this process).
 
     A run that raises becomes a row with ``status == "error"`` and the reason; Ctrl-C
     (an interrupted simulation) is re-raised, never stored as a result.
@@ -216,7 +236,7 @@ def run_one(scenario: Any, task: Task, seed: int) -> dict[str, Any]:
         "version": __version__,
     }
     try:
-        policy = load_policy(task.policy.spec)
+        policy = make() if make is not None else load_policy(task.policy.spec)
         results = Simulation(scenario, policy, seed=seed, telemetry=task.telemetry).run()
     except Exception as exc:  # recorded in the row, never hidden
         return {

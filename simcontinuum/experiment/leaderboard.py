@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import simcontinuum
+from simcontinuum._version import __version__
 from simcontinuum.errors import SimContinuumError
 from simcontinuum.io import atomic_path
 
@@ -80,11 +80,16 @@ def submissions(folder: str | os.PathLike[str]) -> list[Path]:
     files = sorted(
         f
         for f in d.iterdir()
-        if not f.name.startswith(("_", ".")) and ((f.is_file() and f.suffix == ".py") or f.is_dir())
+        if not f.name.startswith(("_", "."))
+        and (
+            (f.is_file() and f.suffix == ".py")
+            or (f.is_dir() and any((f / n).is_file() for n in ("policy.py", "policy")))
+        )
     )
     if not files:
         raise LeaderboardError(
-            f"{d}: no submissions (one *.py policy file or one directory per team)"
+            f"{d}: no *.py policy files and no team directories (with policy.py or an "
+            "executable 'policy'): one per team"
         )
     return files
 
@@ -341,7 +346,7 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
         + table_html(result.table)
         + "<h2>Runs</h2>"
         + table_html(result.runs[[c for c in _RUN_COLUMNS if c in result.runs]])
-        + f"<p>simcontinuum {esc(simcontinuum.__version__)}</p>"
+        + f"<p>simcontinuum {esc(__version__)}</p>"
     )
     written.append(write_page(target / "leaderboard.html", "Leaderboard", body))
     return written

@@ -8,8 +8,8 @@ worker (:mod:`simcontinuum.boundary.worker`) that calls :func:`find_policy`.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -33,26 +33,13 @@ def find_policy(path: str) -> Any:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise ImportError(f"import failed: {type(exc).__name__}: {exc}") from exc
-    named = getattr(module, "POLICY", None)
-    if isinstance(named, str):
-        if not hasattr(module, named):
-            raise ImportError(f"POLICY = {named!r}, but the module defines no {named}")
-        return getattr(module, named)
-    if named is not None:
-        return named
-    found = [
-        v
-        for v in vars(module).values()
-        if inspect.isclass(v)
-        and v.__module__ == module.__name__
-        and callable(getattr(v, "place", None))
-    ]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise ImportError("no class with a place(app, view) method; define one")
-    names = ", ".join(sorted(c.__name__ for c in found))
-    raise ImportError(f"several classes with place(): {names}; set POLICY = 'TheOne'")
+    from simcontinuum.errors import PolicyError
+    from simcontinuum.policy.spec import module_policy
+
+    try:  # the same rule as '--policy file.py'
+        return module_policy(module, Path(path).name)
+    except PolicyError as exc:
+        raise ImportError(str(exc)) from None
 
 
 __all__ = ["find_policy"]

@@ -1,10 +1,16 @@
 """The run store: one small JSON file per finished run, so a sweep can resume.
 
-A run is named by its key — (scenario digest, policy hash, seed, simcontinuum version) — and
+A run is named by its key — (scenario digest, policy hash, seed, simcontinuum version and
+source fingerprint) — and
 stored as ``DIR/runs/<sha256 of the key>.json`` holding ``{"key": ..., "row": ...}``. Files are
 written atomically (:func:`simcontinuum.io.atomic_write`), so a process
 killed mid-write never leaves a file that reads as finished; several processes (or Dask
 workers on a shared file system) may write into one store at once.
+
+The scenario digest covers the files the scenario reads (traces), the policy hash the files
+the policy spec reads, and the source fingerprint every ``.py`` file of the installed
+package: editing a trace, a policy file or the engine makes the cached runs stale, and they
+run again.
 
 Invariant: only runs that finished (``status == "ok"``) are stored; a run that failed is run
 again on the next sweep.
@@ -12,6 +18,7 @@ again on the next sweep.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,70 +26,42 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simcontinuum import __version__
+from simcontinuum._version import __version__
 from simcontinuum.io import atomic_write
 from simcontinuum.jsonutil import dumps
 
 
 def policy_hash(spec: str) -> str:
-    """A digest of a policy spec: the name for a registered policy; the class name and the
-    file's content for ``file.py:Class`` (so editing the file invalidates cached runs, while
-    moving it does not); the spec and the module file's content for ``module:Class``.
+    """A digest of a policy spec (:meth:`simcontinuum.policy.spec.PolicySpec.digest`): the
+    name for a registered policy; the class and the content of every file the spec reads for
+    ``file.py:Class``, ``module:Class``, ``ml:``, ``fixed:`` and MLSysOps files (so editing a
+    file invalidates cached runs, while moving it does not).
     """
+    from simcontinuum.policy.spec import parse_policy_spec
+
+    return parse_policy_spec(spec).digest()
+
+
+@functools.cache
+def source_fingerprint() -> str:
+    """The sha256 (hex) of every ``.py`` file of the installed simcontinuum package (relative
+    path and content, in path order); computed once per process.
+
+    The package version is a hand-edited string that engine changes do not touch; this is
+    what a cached run was computed with.
+    """
+    return tree_fingerprint(Path(__file__).resolve().parents[1])
+
+
+def tree_fingerprint(root: Path) -> str:
+    """The sha256 (hex) of every ``.py`` file under ``root`` (relative path and content)."""
     h = hashlib.sha256()
-    text = spec.strip()
-    files = _spec_files(text)
-    if files is not None:  # ml:, fixed:, MLSysOps policy files: what they read decides
-        h.update(b"files\0" + text.split("?")[0].encode() + b"\0")
-        for f in files:
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
-        return h.hexdigest()
-    target, sep, attr = text.rpartition(":")
-    if sep and (target.endswith(".py") or "/" in target or "\\" in target):
-        h.update(b"file\0" + attr.encode() + b"\0")
-        h.update(Path(target).expanduser().read_bytes())
-    elif sep:
-        h.update(b"module\0" + spec.encode() + b"\0")
-        origin = _module_origin(target)
-        if origin:
-            h.update(Path(origin).read_bytes())
-    else:
-        h.update(b"name\0" + spec.strip().lower().replace("_", "-").encode())
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if "__pycache__" in rel.split("/"):
+            continue
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def _spec_files(spec: str) -> list[Path] | None:
-    """The files a file-backed policy spec reads, sorted (None: not such a spec).
-
-    ``ml:model.joblib`` reads the model and its ``model.features.json``; ``fixed:plan.yaml``
-    the placement file; ``mlsysops:PATH`` and ``.../policy-<name>.py`` the policy file or
-    every ``policy-*.py`` of the folder. A missing file is hashed as absent.
-    """
-    from simcontinuum.mlsysops.spec import is_policy_spec
-
-    if spec.startswith("ml:"):
-        model = Path(spec[3:]).expanduser()
-        return [f for f in (model, model.with_suffix(".features.json")) if f.is_file()]
-    if spec.startswith("fixed:"):
-        path = Path(spec[6:]).expanduser()
-        return [path] if path.is_file() else []
-    if is_policy_spec(spec):
-        path = Path(spec.removeprefix("mlsysops:").split("?")[0]).expanduser()
-        if path.is_dir():
-            return sorted(path.glob("policy-*.py"))
-        return [path] if path.is_file() else []
-    return None
-
-
-def _module_origin(module: str) -> str | None:
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    origin = found.origin if found else None
-    return origin if origin and os.path.isfile(origin) else None
 
 
 def run_key(scenario_digest: str, policy: str, seed: int) -> dict[str, Any]:
@@ -92,6 +71,7 @@ def run_key(scenario_digest: str, policy: str, seed: int) -> dict[str, Any]:
         "policy": policy,
         "seed": int(seed),
         "version": __version__,
+        "source": source_fingerprint(),
     }
 
 
@@ -132,4 +112,4 @@ class RunStore:
         return sum(1 for _ in self.dir.glob("*.json")) if self.dir.is_dir() else 0
 
 
-__all__ = ["RunStore", "policy_hash", "run_id", "run_key"]
+__all__ = ["RunStore", "policy_hash", "run_id", "run_key", "source_fingerprint"]

@@ -9,7 +9,7 @@ draws again from fresh named streams (``retry1/...``, ``retry2/...``), up to
 :data:`MAX_ATTEMPTS` times, then fails naming the constraint that failed.
 
 Invariant: the result depends only on (template, nodes, apps, seed, parameters). Every draw
-goes through :class:`~simcontinuum.engine.streams.Streams` seeded by ``seed``; nothing reads
+goes through :class:`~simcontinuum.streams.Streams` seeded by ``seed``; nothing reads
 the clock or global random state, so the same inputs give byte-identical files.
 """
 
@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simcontinuum import __version__
-from simcontinuum.engine.streams import Streams
+from simcontinuum._version import __version__
 from simcontinuum.errors import ScenarioError
 from simcontinuum.generate.apps import application, workload
 from simcontinuum.generate.emit import flow, to_yaml
@@ -37,6 +36,7 @@ from simcontinuum.generate.topology import Infra, draw, geometric, sites
 from simcontinuum.generate.units import rounded, seconds
 from simcontinuum.io import atomic_write
 from simcontinuum.scenario.units import parse_bandwidth, parse_duration, parse_size
+from simcontinuum.streams import Streams
 
 MAX_ATTEMPTS = 8
 MAX_NODES = 1_000_000

@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from simcontinuum.argtypes import add_command, add_common
+
 EPILOG = """\
 templates: smart-city, industrial-iot, video-analytics, random
 
@@ -35,18 +37,19 @@ what a latency-aware placement meets. A sensible policy copes; a naive one pays 
 
 def register(subparsers: Any) -> None:
     """Add ``generate`` to the CLI."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "generate",
         help="generate scenario files (or a public/hidden family) from a template",
         description="Generate a feasible scenario from a template, or a family of public and "
         "hidden scenarios from a config file.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--template", "-t", metavar="NAME", help="template (see below)")
     p.add_argument("--nodes", "-n", type=int, default=50, help="total nodes (default: 50)")
     p.add_argument("--apps", "-a", type=int, default=3, help="applications (default: 3)")
-    p.add_argument("--seed", "-s", type=int, default=0, help="the only randomness (default: 0)")
+    add_common(p, seed="the only randomness (default: 0)")
+    p.set_defaults(seed=0)
     p.add_argument(
         "--set",
         dest="sets",
@@ -59,10 +62,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--family", metavar="CONFIG", help="write a public and a hidden set from a family config"
     )
-    p.add_argument(
-        "--out", "-o", metavar="PATH", help="output file ('-': stdout), or folder with --family"
+    add_common(
+        p,
+        out="output file ('-': stdout), or folder with --family",
+        out_metavar="PATH",
+        force="replace a non-empty --family folder",
     )
-    p.add_argument("--force", action="store_true", help="replace a non-empty --family folder")
     p.add_argument(
         "--list-params", action="store_true", help="list the parameters and their defaults"
     )

@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from simcontinuum import __version__
-from simcontinuum.engine.streams import Streams
+from simcontinuum._version import __version__
 from simcontinuum.generate.build import generate, template, write_text
 from simcontinuum.generate.params import GenerateError, plain
 from simcontinuum.generate.units import rounded
+from simcontinuum.streams import Streams
 
 CONFIG_KEYS = ("name", "template", "nodes", "apps", "seed", "public", "hidden", "set", "vary")
 SEED_SPACE = 2**31

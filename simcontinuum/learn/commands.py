@@ -8,7 +8,15 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import natural_int, positive_int, seconds, seed, seed_set
+from simcontinuum.argtypes import (
+    add_command,
+    add_common,
+    natural_int,
+    positive_int,
+    seconds,
+    seed,
+    seed_set,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,14 +70,13 @@ def _share(text: str) -> float:
 
 def register(subparsers: Any) -> None:
     """Add ``dataset``, ``train`` and ``optimize`` to the CLI."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "dataset",
         help="simulate seeds and write a training table of decisions and their outcomes",
         description="Run SCENARIO under a policy for each seed and write one row per "
         "decision point with the state's features and the outcome (latency, SLO, cost).",
         epilog=DATASET_EPILOG,
-        formatter_class=fmt,
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--policy", "-p", default="random", help="policy spec (default: random)")
@@ -83,20 +90,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--window", type=seconds, default=30.0, help="outcome window, s (30)")
     p.add_argument("--interval", type=seconds, help="s between control rows (default: control)")
-    p.add_argument("--out", "-o", required=True, metavar="FILE", help=".parquet or .csv")
-    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    add_common(
+        p,
+        out=".parquet or .csv",
+        out_metavar="FILE",
+        out_required=True,
+        quiet="print nothing but errors",
+    )
     p.set_defaults(handler=cmd_dataset)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
         help="fit the example latency model on datasets and save it for --policy ml:FILE",
         description="Fit a regressor of the outcome on (component, node) features and save "
         "it with its feature spec.",
         epilog=TRAIN_EPILOG,
-        formatter_class=fmt,
     )
     p.add_argument("data", nargs="+", metavar="DATASET", help="tables from 'dataset'")
-    p.add_argument("--out", "-o", required=True, metavar="FILE", help="model file (.joblib)")
+    add_common(p, out="model file (.joblib)", out_metavar="FILE", out_required=True)
     p.add_argument(
         "--target", default="outcome_mean_latency_s", help="column to predict (lower is better)"
     )
@@ -106,13 +118,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--random-state", type=natural_int, default=0, help="the estimator's seed (0)")
     p.set_defaults(handler=cmd_train)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "optimize",
         help="search static placements with a genetic algorithm, the simulator as fitness",
         description="Evolve static placements of SCENARIO and write the best as a policy "
         "file (--policy fixed:FILE).",
         epilog=OPTIMIZE_EPILOG,
-        formatter_class=fmt,
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--algorithm", choices=("ga",), default="ga", help="ga (genetic algorithm)")
@@ -122,7 +134,8 @@ def register(subparsers: Any) -> None:
         "--eval-seeds", type=positive_int, default=1, help="seeds per individual (default: 1)"
     )
     p.add_argument("--first-seed", type=natural_int, default=0, help="first evaluation seed (0)")
-    p.add_argument("--seed", "-s", type=natural_int, default=0, help="the GA's seed (default: 0)")
+    add_common(p, seed="the GA's seed (default: 0)")
+    p.set_defaults(seed=0)
     p.add_argument("--elitism", type=natural_int, default=2, help="best kept as is (default: 2)")
     p.add_argument("--tournament", type=positive_int, default=3, help="tournament size (3)")
     p.add_argument("--crossover", choices=("uniform", "one-point"), default="uniform")
@@ -136,8 +149,13 @@ def register(subparsers: Any) -> None:
         help="auto (default): this process for --jobs 1, local processes otherwise",
     )
     p.add_argument("--address", metavar="tcp://HOST:8786", help="an existing Dask scheduler")
-    p.add_argument("--out", "-o", required=True, metavar="FILE", help="best placement (.yaml)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no per-generation lines")
+    add_common(
+        p,
+        out="best placement (.yaml)",
+        out_metavar="FILE",
+        out_required=True,
+        quiet="no per-generation lines",
+    )
     p.set_defaults(handler=cmd_optimize)
 
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import os
-import time
+import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -158,8 +158,8 @@ def dataset(
     """
     import pandas as pd
 
-    from simcontinuum import load
     from simcontinuum.model import Scenario as _Scenario
+    from simcontinuum.scenario import load_scenario as load
 
     sc = scenario if isinstance(scenario, _Scenario) else load(scenario)
     seed_list = parse_seeds([seeds]) if isinstance(seeds, str) else [int(s) for s in seeds]
@@ -194,17 +194,18 @@ class _Log:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def latest(self) -> dict[tuple[str, str], dict[str, float]]:
-        if self.sim is None or not self.sim.telemetry.enabled:
+        delivered = self.sim.delivered_telemetry() if self.sim is not None else None
+        if delivered is None:
             return {}
-        return telemetry_table(self.sim.telemetry.view().latest())
+        return telemetry_table(delivered.latest())
 
     def place(self, app: AppView, view: ClusterView, placement: Any) -> None:
         """Rows for what ``place`` returned (malformed parts are the engine's to reject)."""
-        from simcontinuum.policy.builtins import _Tentative
+        from simcontinuum.policy.reservations import Reservations
 
         if not isinstance(placement, dict):
             return
-        t = _Tentative(view)
+        t = Reservations(view)
         live = view.placements.get(app.id, {})
         table = self.latest()
         known = {c.id for c in app.components}
@@ -284,15 +285,18 @@ def _one_run(sc: Scenario, policy: Any, seed: int, window: float, step: float) -
     log = _Log()
     sim = Simulation(sc, _Recording(inner, log), seed=seed, telemetry=True)
     log.sim = sim
-    started = time.perf_counter()
-    sim.start()
     t = step
-    while t < sc.duration:
-        sim.env.run(until=t)  # a slice ends before the events at t: the same run as one piece
-        log.control(sim.control.view())
+    while t < sc.duration and not sim.done:
+        sim.advance(t)  # a slice ends before the events at t: the same run as one piece
+        if sim.interrupted:
+            break
+        log.control(sim.view())
         t += step
-    sim.env.run(until=sc.duration)
-    results = sim.finalize(time.perf_counter() - started)
+    if not sim.interrupted:
+        sim.advance(sc.duration)
+    if sim.interrupted:  # the engine stopped on SIGINT/SIGTERM: a partial run makes no rows
+        raise KeyboardInterrupt(signal.Signals(sim.interrupted_by or signal.SIGINT))
+    results = sim.finish()
     return _with_outcomes(sc, sim, results, log.rows, window)
 
 

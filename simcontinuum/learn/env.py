@@ -5,7 +5,8 @@ makes the initial placement, so episodes start from good and bad placements alik
 agent move component replicas between control intervals. ``reset(seed=s)`` builds a fresh
 :class:`~simcontinuum.engine.simulation.Simulation` with seed ``s`` and runs it to the first
 decision time (one interval in); each ``step(action)`` applies the action *now* and runs the
-simulation to the next decision time with ``env.run(until=...)``. The episode terminates at the
+simulation to the next decision time (``Simulation.advance``, the engine's driving API: slicing
+a run changes neither its tables nor its event count). The episode terminates at the
 scenario's horizon. Same seed and same actions ⇒ the same observations and rewards.
 
 Actions (``Discrete(len(env.actions))``): ``0`` does nothing; action ``k > 0`` is
@@ -26,20 +27,19 @@ Observation (``Box(0, 1)``, float32), in this order:
 - the share of the horizon elapsed.
 
 These are what the telemetry sampler measures, read from the engine without its delivery
-delay, so the environment stays cheap per step.
+delay (``Simulation.node_loads``), so the environment stays cheap per step.
 
 Reward: minus the approximate score increment of the interval, with the scenario's weights:
 ``slo_violation_rate`` and ``failed_rate`` count this interval's bad scored requests over the
 expected scored requests of the run; ``p95_latency_s`` is the interval's p95 weighted by its
 share of the scored time; ``cost``, ``energy_kwh`` and ``migrations`` are exact increments (the
-bill is computed as the results compute it). The sum over an episode approximates minus the
-run's score; :meth:`ContinuumEnv.results` gives the exact one.
+bill is ``Simulation.bill``, the formula of the results' cost table). The sum over an episode
+approximates minus the run's score; :meth:`ContinuumEnv.results` gives the exact one.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from simcontinuum.engine.traffic import EndedCursor
+from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.policy.api import Deploy, Move, constraint_violation
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
         interval: float | None = None,
         duration: float | None = None,
     ) -> None:
-        from simcontinuum import load
         from simcontinuum.model import Scenario as _Scenario
+        from simcontinuum.scenario import load_scenario as load
 
         sc = scenario if isinstance(scenario, _Scenario) else load(scenario)
         if duration is not None:
@@ -114,7 +114,6 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
         self._expected = _expected_requests(sc)
         self._weights = dict(sc.scoring.weights)
         self.sim: Simulation | None = None
-        self._started = 0.0
 
     # ------------------------------------------------------------------ gymnasium
     def reset(
@@ -128,39 +127,34 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
         sim_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
         policy = load_policy(self.base_policy)
         self.sim = Simulation(self.scenario, policy, seed=sim_seed, telemetry=False)
-        self._ended = _Ended(self.sim)
-        self._busy = [0.0] * len(self.sim.nodes)
+        self._ended = _Ended(self.sim, self.scenario)
+        self._busy = [0.0] * len(self.node_ids)
         self._last_t = 0.0
         self._cost = 0.0
         self._kwh = 0.0
         self._migrations = 0
-        self._started = time.perf_counter()
-        self.sim.start()
         obs, _, parts = self._advance(min(self.interval, self.scenario.duration))
-        return obs, {"time_s": self.sim.env.now, "sim_seed": sim_seed, "parts": parts}
+        return obs, {"time_s": self.sim.now, "sim_seed": sim_seed, "parts": parts}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply ``action`` now, run one interval, return (obs, reward, terminated, False,
         info)."""
         sim = self._need_sim()
-        if sim.env.now >= self.scenario.duration:
+        if sim.now >= self.scenario.duration:
             raise RuntimeError("the episode has ended; call reset()")
         a = int(action)
         if not self.action_space.contains(a):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         applied = self._apply(sim, a)
-        target = min(sim.env.now + self.interval, self.scenario.duration)
+        target = min(sim.now + self.interval, self.scenario.duration)
         obs, reward, parts = self._advance(target)
-        done = sim.env.now >= self.scenario.duration - 1e-9
-        info = {"time_s": sim.env.now, "action": applied, "parts": parts}
+        done = sim.now >= self.scenario.duration - 1e-9
+        info = {"time_s": sim.now, "action": applied, "parts": parts}
         return obs, reward, done, False, info
 
     def results(self) -> Results:
         """Run to the horizon (no more actions) and return the run's results (exact score)."""
-        sim = self._need_sim()
-        if sim.env.now < self.scenario.duration:
-            sim.env.run(until=self.scenario.duration)
-        return sim.finalize(time.perf_counter() - self._started)
+        return self._need_sim().finish()
 
     # ------------------------------------------------------------------ internals
     def _need_sim(self) -> Simulation:
@@ -173,23 +167,21 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
         if act is None:
             return "noop"
         aid, cid, nid = act
-        app = sim.app_by_id[aid]
-        if not app.active:
+        if not sim.app_active(aid):
             return "noop (application not running)"
-        live = app.components[cid].live()
+        live = sim.placement(aid, cid)
         if not live:
-            sim.control.apply("plan", Deploy(aid, cid, nid))
+            sim.apply([Deploy(aid, cid, nid)])
             return f"deploy {aid}/{cid} on {nid}"
-        src = live[0].node.id
+        src = live[0]
         if src == nid:
             return "noop (already there)"
-        sim.control.apply("plan", Move(aid, cid, src, nid))
+        sim.apply([Move(aid, cid, src, nid)])
         return f"move {aid}/{cid} {src} -> {nid}"
 
     def _advance(self, until: float) -> tuple[np.ndarray, float, dict[str, float]]:
         sim = self._need_sim()
-        sim.env.run(until=until)
-        now = sim.env.now
+        now = sim.advance(until)
         dt = max(now - self._last_t, 1e-12)
         stats = self._ended.take(now)
         parts = self._parts(sim, now, dt, stats)
@@ -199,7 +191,7 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
         return obs, reward, parts
 
     def _parts(self, sim: Simulation, now: float, dt: float, stats: _Stats) -> dict[str, float]:
-        cost, kwh = bill(sim, now)
+        cost, kwh = sim.bill(now)
         sc = self.scenario
         scored_span = max(sc.duration - sc.warmup, 1e-9)
         scored_dt = max(0.0, now - max(self._last_t, sc.warmup))
@@ -216,24 +208,24 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
 
     def _observe(self, sim: Simulation, now: float, dt: float, stats: _Stats) -> np.ndarray:
         out: list[float] = []
-        for node in sim.nodes:
-            busy = node.busy_seconds(now)
-            util = (busy - self._busy[node.index]) / (node.cores * dt)
-            self._busy[node.index] = busy
-            queue = node.queued(now) / node.cores if node.up else 0.0
+        for i, node in enumerate(sim.node_loads()):
+            busy = node.busy_core_seconds
+            util = (busy - self._busy[i]) / (node.cores * dt)
+            self._busy[i] = busy
+            queue = node.queued / node.cores if node.up else 0.0
             out += [
                 1.0 if node.up else 0.0,
                 util if node.up else 0.0,
                 queue / QUEUE_SCALE,
                 node.cpu_allocated / node.cores,
             ]
-        for app in sim.apps:
-            p95, errors = stats.apps.get(app.index, (0.0, 0.0))
-            target = app.app.slo.latency_target if app.app.slo else None
+        for index, app in enumerate(self.scenario.applications):
+            p95, errors = stats.apps.get(index, (0.0, 0.0))
+            target = app.slo.latency_target if app.slo else None
             out += [p95 / (target or 1.0) / P95_SCALE, errors]
         for aid, cid, nodes in self.slots:
-            live = sim.app_by_id[aid].components[cid].live()
-            where = live[0].node.id if live else None
+            live = sim.placement(aid, cid)
+            where = live[0] if live else None
             out += [1.0 if n == where else 0.0 for n in nodes]
         out.append(now / self.scenario.duration)
         return np.clip(np.array(out, dtype=np.float32), 0.0, 1.0)
@@ -250,13 +242,13 @@ class _Stats:
 
 
 class _Ended:
-    """Summarises the requests that ended since the last call (read through the engine's
-    :class:`~simcontinuum.engine.traffic.EndedCursor`, as telemetry does) for the reward."""
+    """Summarises the requests that ended since the last call (read through
+    ``Simulation.ended_requests``, the engine's cursor telemetry reads too) for the reward."""
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        self._cursor = EndedCursor(sim)
-        apps = [a.app for a in sim.apps]
+    def __init__(self, sim: Simulation, sc: Scenario) -> None:
+        self._warmup = sc.warmup
+        self._cursor = sim.ended_requests()
+        apps = sc.applications
         self._targets = np.array(
             [a.slo.latency_target if a.slo and a.slo.latency_target else np.nan for a in apps]
         )
@@ -268,20 +260,20 @@ class _Ended:
             return out
         status, t0, apps = done.status, done.arrival, done.app
         lat = done.end - t0
-        ok = status == 0
+        ok = status == RequestStatus.OK
         bad = ~ok
         target = self._targets[apps]
         has_slo = ~np.isnan(target)
         slow = np.zeros(len(lat), dtype=bool)
         slow[has_slo] = lat[has_slo] > target[has_slo]
-        scored = t0 >= self.sim.scenario.warmup
+        scored = t0 >= self._warmup
         out.failed = int((bad & scored).sum())
         out.slo_bad = int(((bad | (ok & slow)) & has_slo & scored).sum())
         good = lat[ok & scored]
         if len(good):
             out.p95 = float(np.percentile(good, 95))
         elif scored.any():
-            out.p95 = float(now - self.sim.scenario.warmup)
+            out.p95 = float(now - self._warmup)
         for a in np.unique(apps):
             mine = apps == a
             lats = lat[mine & ok]
@@ -292,7 +284,7 @@ class _Ended:
 
 def _expected_requests(sc: Scenario) -> tuple[float, float]:
     """Expected scored requests of the run: all, and those of applications with an SLO."""
-    from simcontinuum.engine.control import nominal_rate
+    from simcontinuum.model import nominal_rate
 
     span = max(sc.duration - sc.warmup, 0.0)
     slo = {a.id for a in sc.applications if a.slo is not None and a.slo.latency_target}
@@ -302,16 +294,9 @@ def _expected_requests(sc: Scenario) -> tuple[float, float]:
 
 
 def bill(sim: Simulation, t: float) -> tuple[float, float]:
-    """The run's cost and energy (kWh) up to ``t``, computed as the results compute them."""
-    energy_price = sim.scenario.scoring.energy_price_per_kwh
-    total = kwh_total = 0.0
-    for node in sim.nodes:
-        use = node.usage(t)
-        total += use.cost(node.node, energy_price)
-        kwh_total += use.kwh
-    for (a, b), nbytes in sim.traffic.egress_bytes.items():
-        total += nbytes / 1e9 * sim.network.link(a, b).egress_price_per_gb
-    return total, kwh_total
+    """The run's cost and energy (kWh) up to ``t`` (``Simulation.bill``, kept as a function)."""
+    cost, kwh = sim.bill(t)
+    return cost, kwh
 
 
 __all__ = ["ContinuumEnv", "bill"]

@@ -53,7 +53,7 @@ from simcontinuum.policy.builtins import source_latency
 if TYPE_CHECKING:
     from simcontinuum.model import Component
     from simcontinuum.policy.api import AppView, ClusterView
-    from simcontinuum.policy.builtins import _Tentative
+    from simcontinuum.policy.reservations import Reservations
 
 TIERS = ("cloud", "edge_infrastructure", "edge", "far_edge")
 
@@ -132,7 +132,7 @@ def candidate_features(
     nid: str,
     *,
     callers: Sequence[str],
-    tentative: _Tentative | None = None,
+    tentative: Reservations | None = None,
     replica_index: int = 0,
     own: bool = False,
 ) -> dict[str, float]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from simcontinuum.errors import PolicyError
 from simcontinuum.io import atomic_write
-from simcontinuum.policy.builtins import _Tentative
+from simcontinuum.policy.reservations import Reservations
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,7 +70,7 @@ class FixedPlacement:
 
     def place(self, app: AppView, view: ClusterView) -> Placement:
         """The listed nodes of ``app`` (replaced where infeasible; see the module docstring)."""
-        t = _Tentative(view)
+        t = Reservations(view)
         wanted = self.placement.get(app.id, {})
         out: Placement = {}
         for cid in app.order():
@@ -94,7 +94,7 @@ class FixedPlacement:
         return out
 
     @staticmethod
-    def _nearest(view: ClusterView, t: _Tentative, comp: Any, nid: str) -> str | None:
+    def _nearest(view: ClusterView, t: Reservations, comp: Any, nid: str) -> str | None:
         feasible = t.feasible(comp)
         if not feasible:
             return None
@@ -175,4 +175,40 @@ def write_placement(
     return atomic_write(path, head + body)
 
 
-__all__ = ["FixedMap", "FixedPlacement", "normalise", "read_placement", "write_placement"]
+class FixedScheme:
+    """The ``fixed:PATH`` policy spec: a placement file (see :func:`read_placement`)."""
+
+    example = "fixed:best.yaml"
+
+    def load(self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None) -> Any:
+        """The :class:`FixedPlacement` of the file ``arg``."""
+        return FixedPlacement.load(arg, search_path=search_path)
+
+    def files(
+        self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None
+    ) -> list[Path]:
+        """The placement file (when it exists)."""
+        p = Path(arg).expanduser()
+        candidates = [p] + (
+            [Path(d) / p for d in (search_path or ())] if not p.is_absolute() else []
+        )
+        return [c for c in candidates if c.is_file()][:1]
+
+    def key(self, arg: str) -> str:
+        """Only the file's content identifies the policy."""
+        return ""
+
+
+SCHEME = FixedScheme()
+"""Registered as the ``fixed:`` scheme of :mod:`simcontinuum.policy.spec`."""
+
+
+__all__ = [
+    "SCHEME",
+    "FixedMap",
+    "FixedPlacement",
+    "FixedScheme",
+    "normalise",
+    "read_placement",
+    "write_placement",
+]

@@ -201,10 +201,10 @@ def optimize(
     """
     import pandas as pd
 
-    from simcontinuum import load
     from simcontinuum.experiment.executors import executor
     from simcontinuum.experiment.grid import ignore_sigint
     from simcontinuum.model import Scenario as _Scenario
+    from simcontinuum.scenario import load_scenario as load
 
     sc = scenario if isinstance(scenario, _Scenario) else load(scenario)
     _check(generations, population, seeds, elitism, tournament, crossover, crossover_rate)

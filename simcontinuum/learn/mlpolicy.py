@@ -44,7 +44,7 @@ from simcontinuum.learn.features import (
     telemetry_features,
     telemetry_table,
 )
-from simcontinuum.policy.builtins import _Tentative
+from simcontinuum.policy.reservations import Reservations
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +108,7 @@ class MLPolicy:
 
     def place(self, app: AppView, view: ClusterView) -> Placement:
         """``replicas_min`` replicas of every component of ``app``, each on its best node."""
-        t = _Tentative(view)
+        t = Reservations(view)
         placement: Placement = {}
         live = view.placements.get(app.id, {})
         for cid in app.order():
@@ -132,7 +132,7 @@ class MLPolicy:
         """The model's prediction for one replica of ``cid`` on each of ``nodes`` (default:
         every feasible node), with the callers placed where they live now."""
         comp = app.component(cid)
-        t = _Tentative(view)
+        t = Reservations(view)
         live = view.placements.get(app.id, {})
         callers = [n for c in app.callers(cid) for n in live.get(c, ())]
         cands = list(nodes) if nodes is not None else t.feasible(comp)
@@ -148,7 +148,7 @@ class MLPolicy:
         comp: Any,
         cands: Sequence[str],
         callers: Sequence[str],
-        t: _Tentative,
+        t: Reservations,
         i: int,
     ) -> list[dict[str, float]]:
         rows = []
@@ -168,7 +168,7 @@ class MLPolicy:
         comp: Any,
         cands: Sequence[str],
         callers: Sequence[str],
-        t: _Tentative,
+        t: Reservations,
         i: int,
     ) -> np.ndarray:
         rows = self._rows(view, app, comp, cands, callers, t, i)
@@ -186,7 +186,7 @@ class MLPolicy:
         comp: Any,
         cands: list[str],
         callers: list[str],
-        t: _Tentative,
+        t: Reservations,
         i: int,
     ) -> str:
         pred = self._predict(view, app, comp, cands, callers, t, i).astype(float)
@@ -215,7 +215,7 @@ class TelemetryMLPolicy(MLPolicy):
         return []
 
 
-def _marginal_cost(view: ClusterView, t: _Tentative, comp: Any, nid: str) -> float:
+def _marginal_cost(view: ClusterView, t: Reservations, comp: Any, nid: str) -> float:
     price = view.node(nid).price
     wakes = price.billing == "when_active" and not t.hosts_anything(nid)
     return price.per_core_hour * comp.cpu + (price.per_hour if wakes else 0.0)
@@ -483,9 +483,39 @@ def train_latency_model(
     return model
 
 
+class MLScheme:
+    """The ``ml:PATH`` policy spec: a model file and its feature spec beside it."""
+
+    example = "ml:model.joblib"
+
+    def load(self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None) -> Any:
+        """The :class:`MLPolicy` of the model ``arg`` (see :func:`load_ml_policy`)."""
+        return load_ml_policy(arg, search_path=search_path)
+
+    def files(
+        self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None
+    ) -> list[Path]:
+        """The model and its feature spec (those that exist)."""
+        try:
+            model = _resolve(Path(arg), search_path)
+        except PolicyError:
+            return []
+        return [f for f in (model, spec_path(model)) if f.is_file()]
+
+    def key(self, arg: str) -> str:
+        """Only the files' content identifies the policy."""
+        return ""
+
+
+SCHEME = MLScheme()
+"""Registered as the ``ml:`` scheme of :mod:`simcontinuum.policy.spec`."""
+
+
 __all__ = [
     "DEFAULT_TARGET",
+    "SCHEME",
     "MLPolicy",
+    "MLScheme",
     "TelemetryMLPolicy",
     "load_ml_policy",
     "load_model",

@@ -21,21 +21,24 @@ policy runs outside an engine.
 
 Spec strings (``load_policy``): ``path/policy-x.py``, ``mlsysops:path/policy-x.py`` or
 ``mlsysops:path/dir`` (every ``policy-*.py`` in it), optionally followed by
-``?level=continuum`` and/or ``builtin=off`` joined with ``&``.
+``?level=continuum``, ``builtin=off`` and/or ``packages=install`` (pip-install the packages
+the files list in ``initialContext``, as the agent does) joined with ``&``.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from simcontinuum.errors import PolicyError, ScenarioError
 from simcontinuum.mlsysops.agent import SCOPES, Cycle, Loaded, MLSysOpsWarning
 from simcontinuum.mlsysops.bridge import EngineBridge
+from simcontinuum.mlsysops.callenv import GlobalRandomState
 from simcontinuum.mlsysops.descriptions import Descriptions, read_descriptions, synthesize
 from simcontinuum.mlsysops.fluidity import Note
 from simcontinuum.mlsysops.policyfile import (
@@ -69,6 +72,9 @@ class MLSysOpsPolicy:
             :func:`~simcontinuum.mlsysops.load_descriptions`); whatever is not described is
             made up from the scenario (:func:`~simcontinuum.mlsysops.descriptions.synthesize`).
         search_path: directories where relative paths are also looked for.
+        loader: makes a :class:`PolicyFile` of a path (default: import it here;
+            :mod:`simcontinuum.boundary.mlsysops` gives one whose functions run in an
+            isolated worker).
 
     Raises:
         PolicyError: a file is missing, does not import, lacks a function, or two files have
@@ -85,6 +91,8 @@ class MLSysOpsPolicy:
         builtin: bool = True,
         descriptions: str | os.PathLike[str] | Descriptions | None = None,
         search_path: Iterable[str | os.PathLike[str]] | None = None,
+        loader: Callable[[Path], PolicyFile] | None = None,
+        install_packages: bool = False,
     ) -> None:
         if level not in LEVELS:
             raise PolicyError(f"MLSysOps level must be one of {', '.join(LEVELS)}, got {level!r}")
@@ -93,7 +101,11 @@ class MLSysOpsPolicy:
         for p in items:
             found += find_policy_files(Path(p), [Path(d) for d in (search_path or ())])
         self.paths = found
-        self.files: list[PolicyFile] = [load_policy_module(p) for p in found]
+        self.install_packages = bool(install_packages)
+        # the loader imports each file here, or (the trust boundary) starts a worker for it
+        if loader is None:
+            loader = functools.partial(load_policy_module, install_packages=self.install_packages)
+        self.files: list[PolicyFile] = [loader(p) for p in found]
         seen: dict[str, Path] = {}
         for f in self.files:
             if f.name in seen:
@@ -132,11 +144,26 @@ class MLSysOpsPolicy:
             ([str(p) for p in self.paths], self.level, self.builtin, desc),
         )
 
+    def instance_modules(self, name: str | None = None) -> list[Any]:
+        """The modules of this run's policy instances (policy ``name``, or all), in the
+        agents' order. As on the framework, every instance — one per application for
+        ``application`` scope, one per agent for ``global`` — imports the file anew, so
+        module-level state is per instance; :attr:`files` holds the templates."""
+        if self._cycle is None:
+            return []
+        out = []
+        for agent in self._cycle._ordered_agents():
+            for inst in agent.instances:
+                if inst.file is not None and (name is None or inst.name == name):
+                    out.append(inst.file.module)
+        return out
+
     # ------------------------------------------------------------------ engine hooks
-    def bind(self, controller: Any) -> None:
-        """Record into ``controller``'s run and read its scenario (see
-        :mod:`simcontinuum.mlsysops.bridge`); the engine calls this right after ``reset``."""
-        self._bridge = EngineBridge(controller)
+    def bind(self, simulation: Any) -> None:
+        """Record into ``simulation``'s run and read its scenario through its public driving
+        API (see :mod:`simcontinuum.mlsysops.bridge`); the engine calls this right after
+        ``reset``."""
+        self._bridge = EngineBridge(simulation)
         self._cycle = None
 
     def reset(self, rng: Any) -> None:
@@ -210,6 +237,9 @@ class MLSysOpsPolicy:
             nodes, clusters = view.nodes.values(), view.clusters
             apps, name = [a.app for a in view.apps.values()], "continuum"
         desc = synthesize(nodes, clusters, apps, name, base)
+        # policies see simulated time and the run's own global random sequences
+        self._caller.now = float(view.now)
+        self._caller.randomness = GlobalRandomState(self._rng)
         loaded, problems = self._initialize()
         cycle = Cycle(
             loaded,
@@ -279,14 +309,11 @@ class MLSysOpsPolicy:
                 loaded.append(Loaded(f, None, None))
                 continue
             loaded.append(Loaded(f, copy.deepcopy(ctx), str(scope)))
-            packages = ctx.get("packages")
-            if packages:
-                warnings.warn(
-                    f"policy {f.name!r} lists packages {packages}: the MLSysOps agent "
-                    "pip-installs them, simcontinuum does not (they must be importable here)",
-                    MLSysOpsWarning,
-                    stacklevel=4,
-                )
+            from simcontinuum.mlsysops.packages import hint, missing_packages, static_packages
+
+            missing = missing_packages(static_packages(f.path))
+            if missing:
+                warnings.warn(hint(f.path, missing), MLSysOpsWarning, stacklevel=4)
         return loaded, problems
 
     def _check_timing(self, cycle: Cycle, scenario: Any, loaded: list[Loaded]) -> None:
@@ -343,9 +370,13 @@ def load_policy_file(
 
 
 def load_policy_spec(
-    text: str, *, search_path: Iterable[str | os.PathLike[str]] | None = None
+    text: str,
+    *,
+    search_path: Iterable[str | os.PathLike[str]] | None = None,
+    loader: Callable[[Path], PolicyFile] = load_policy_module,
 ) -> MLSysOpsPolicy:
-    """The policy of a spec string (see the module docstring for the forms).
+    """The policy of a spec string (see the module docstring for the forms); ``loader`` as
+    for :class:`MLSysOpsPolicy`.
 
     Raises:
         PolicyError: an unknown option or a bad path.
@@ -359,19 +390,57 @@ def load_policy_spec(
             opts["level"] = value
         elif key == "builtin" and value in ("on", "off", "true", "false", "1", "0"):
             opts["builtin"] = value in ("on", "true", "1")
+        elif key == "packages" and value in ("install", "check"):
+            opts["install_packages"] = value == "install"
         else:
             raise PolicyError(
-                f"policy '{text}': unknown option {item!r}; use level=cluster|continuum and "
-                "builtin=on|off, e.g. mlsysops:policy-x.py?level=continuum&builtin=off"
+                f"policy '{text}': unknown option {item!r}; use level=cluster|continuum, "
+                "builtin=on|off and packages=install|check, e.g. "
+                "mlsysops:policy-x.py?level=continuum&builtin=off"
             )
     if not path:
         raise PolicyError(f"policy '{text}': give a policy-<name>.py file or a directory")
-    return MLSysOpsPolicy(path, search_path=search_path, **opts)
+    return MLSysOpsPolicy(path, search_path=search_path, loader=loader, **opts)
+
+
+class MLSysOpsScheme:
+    """The ``mlsysops:PATH[?options]`` policy spec, which also claims bare ``policy-*.py``
+    paths (see :func:`load_policy_spec`)."""
+
+    example = "mlsysops:policies/"
+
+    def load(self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None) -> Any:
+        """The :class:`MLSysOpsPolicy` of ``arg``."""
+        return load_policy_spec(arg, search_path=search_path)
+
+    def files(
+        self, arg: str, *, search_path: Iterable[str | os.PathLike[str]] | None
+    ) -> list[Path]:
+        """The policy file, or every ``policy-*.py`` of the folder (none when missing)."""
+        body = arg[len(PREFIX) :] if arg.startswith(PREFIX) else arg
+        path = body.partition("?")[0]
+        if not path:
+            return []
+        try:
+            return find_policy_files(Path(path), search_path)
+        except PolicyError:
+            return []
+
+    def key(self, arg: str) -> str:
+        """The options (``level``, ``builtin``) identify the policy, besides the files."""
+        query = arg.partition("?")[2]
+        return "&".join(sorted(filter(None, query.split("&"))))
+
+
+SCHEME = MLSysOpsScheme()
+"""Registered as the ``mlsysops:`` scheme of :mod:`simcontinuum.policy.spec`."""
 
 
 __all__ = [
     "LEVELS",
+    "SCHEME",
     "MLSysOpsPolicy",
+    "MLSysOpsScheme",
     "is_policy_spec",
     "load_policy_file",
     "load_policy_spec",

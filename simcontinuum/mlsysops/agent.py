@@ -22,10 +22,11 @@ still running the built-in cluster behaviour). A cycle, at simulated time ``now`
    discarded and claim nothing); unknown mechanism keys are ignored; ``fluidity`` plans are
    executed by :class:`~simcontinuum.mlsysops.fluidity.Fluidity`.
 
-The built-in core policy ``dynamicPlacement`` (replaced by a user policy of the same name)
-deploys each unplaced, unpinned component on a node drawn at random — from the run's
-``policy`` stream — among the up nodes that pass the fluidity checks; like the framework's it
-analyzes every 1 s and, after planning, waits 30 s before looking again.
+The built-in core policies are the framework's: ``staticPlacement`` deploys pinned components
+(``node_placement.node``) on their node, ``dynamicPlacement`` deploys every unplaced, unpinned
+component on one node drawn at random — from the run's ``policy`` stream — among all the
+cluster's nodes, then waits 30 s before looking again (see :meth:`Cycle._builtin_plan`). A
+user policy of the same name replaces either, as on the framework.
 
 Invariant: every exception of a policy is caught here, recorded (a row and one warning per
 distinct failure) and counts as ``False``/``{}``; only the engine's time-out (a
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simcontinuum.mlsysops.descriptions import Descriptions, app_description, app_uid
-from simcontinuum.mlsysops.fluidity import Fluidity, Note
+from simcontinuum.mlsysops.fluidity import Fluidity, Note, requirements_raise
 from simcontinuum.mlsysops.policyfile import Caller, PolicyFile
 from simcontinuum.mlsysops.requirements import parse_interval
 from simcontinuum.policy.api import Action, ClusterView, Deploy, Move, Remove
@@ -52,6 +53,7 @@ from simcontinuum.policy.api import Action, ClusterView, Deploy, Move, Remove
 SCOPES = ("application", "global")
 MIN_INTERVAL_S = 1.0  # the agent's plan-scheduler period; also our floor for "0s"
 BUILTIN_NAME = "dynamicPlacement"
+STATIC_NAME = "staticPlacement"
 PINNED_RETRY_S = 30.0
 CLUSTER_MECHANISMS = ("fluidity",)
 CONTINUUM_MECHANISMS = ("clusterPlacement",)
@@ -71,6 +73,7 @@ class Instance:
     file: PolicyFile | None = None  # None: the built-in placement
     app: str | None = None  # application scope: its application
     last_run: float = -math.inf
+    dead: str | None = None  # why the framework's analyze loop fails for it from now on
 
     @property
     def core(self) -> bool:
@@ -142,6 +145,7 @@ class Cycle:
         self.warned: set[tuple[Any, ...]] = set()
         self.assigned: dict[str, str | None] = {}  # app -> cluster
         self.pinned_at: dict[tuple[str, str], float] = {}  # last pinned deploy per component
+        self.moved_to: dict[str, str] = {}  # app -> cluster named by a clusterPlacement plan
         self.agents: dict[str, Agent] = {}
         for cid, hosts in clusters.items():
             cdesc = copy.deepcopy(
@@ -165,13 +169,14 @@ class Cycle:
                 [],
             )
         user_names = {p.file.name for p in policies}
+        # a user policy replaces the core policy of the same name (controllers/policy.py)
         self.core_placement = builtin and BUILTIN_NAME not in user_names
+        self.core_static = builtin and STATIC_NAME not in user_names
+        self.now = 0.0
         for agent in self._user_agents():
             for p in policies:
                 if p.scope == "global" and p.context is not None:
-                    agent.instances.append(
-                        Instance(p.file.name, "global", copy.deepcopy(p.context), p.file)
-                    )
+                    agent.instances.append(self._instance(p, None))
 
     # ------------------------------------------------------------------ helpers
     def _user_agents(self) -> list[Agent]:
@@ -189,10 +194,12 @@ class Cycle:
         """One agent cycle at ``now``; the simcontinuum actions to apply."""
         actions: list[Action] = []
         self._sync_apps(view)
+        self.now = now
+        self.caller.now = now
         for agent in self.agents.values():
             assert agent.fluidity is not None
             agent.fluidity.sync(view)
-            if self.builtin:
+            if self.core_static:
                 actions += self._keep_pinned(agent, view, now)
         with self.caller.cycle():
             for agent in self._ordered_agents():
@@ -226,16 +233,58 @@ class Cycle:
     def _register(self, agent: Agent, app: str) -> None:
         agent.apps.append(app)
         if agent.fluidity is not None:
-            agent.fluidity.register(app, self.desc.apps[app])
-            if self.core_placement:
-                ctx = {"configuration": {"analyze_interval": "1s"}, "scope": "application"}
-                agent.instances.append(Instance(BUILTIN_NAME, "application", ctx, None, app))
+            # the continuum agent writes the cluster it propagates an application to into
+            # cluster_placement.cluster_id (fluidity deploys only components of its cluster)
+            agent.fluidity.register(app, self.cluster_app(app, agent.ident))
         if agent in self._user_agents():
             for p in self.policies:
                 if p.scope == "application" and p.context is not None:
-                    agent.instances.append(
-                        Instance(p.file.name, "application", copy.deepcopy(p.context), p.file, app)
-                    )
+                    agent.instances.append(self._instance(p, app))
+        if agent.fluidity is not None and self.core_placement:
+            # the agent starts user policies before core ones (templates are loaded in that
+            # order), so a dead user policy also blocks the core one of its application
+            ctx = {"configuration": {"analyze_interval": "1s"}, "scope": "application"}
+            agent.instances.append(Instance(BUILTIN_NAME, "application", ctx, None, app))
+
+    def cluster_app(self, app: str, cluster: str) -> dict[str, Any]:
+        """The application as a cluster agent has it: the CR the continuum propagated, whose
+        ``cluster_placement.cluster_id`` names the cluster (written when missing; replaced
+        by ``[cluster]`` after a clusterPlacement move, as 0.1.12's ``create_cr`` does)."""
+        spec = copy.deepcopy(self.desc.apps.get(app, {"name": app}))
+        placement = spec.get("cluster_placement")
+        if not isinstance(placement, dict):
+            placement = spec["cluster_placement"] = {}
+        if app in self.moved_to:
+            placement["cluster_id"] = [self.moved_to[app]]
+        elif not placement.get("cluster_id"):
+            placement["cluster_id"] = [cluster]
+            placement.setdefault("instances", 1)
+        return spec
+
+    def _instance(self, p: Loaded, app: str | None) -> Instance:
+        """A running instance of ``p``: the agent clones the template, imports the file anew
+        (its own module: module-level state is per instance) and calls ``initialize()``
+        again, updating a copy of the template's context with what it returns."""
+        from simcontinuum.errors import PolicyError
+        from simcontinuum.mlsysops.policyfile import load_policy_module
+
+        assert p.context is not None and p.scope is not None
+        context = copy.deepcopy(p.context)
+        file = p.file
+        try:
+            file = load_policy_module(p.file.path, self.now)
+            fresh = self.caller.call_sync(file.function("initialize"))
+            if isinstance(fresh, dict):
+                context.update(copy.deepcopy(fresh))
+        except (PolicyError, Exception) as exc:
+            reason = (
+                f"policy {p.file.name!r}: importing/initializing its instance"
+                f"{' for ' + repr(app) if app else ''} failed ({type(exc).__name__}: {exc}); "
+                "it runs with the template's context, as the agent does"
+            )
+            self.note(Note("initialize", "error", "error", reason, app))
+            self.warn((p.file.name, "instance", type(exc).__name__), reason)
+        return Instance(p.file.name, p.scope, context, file, app)
 
     def _unregister(self, agent: Agent, app: str) -> None:
         agent.apps.remove(app)
@@ -269,8 +318,11 @@ class Cycle:
 
     # ------------------------------------------------------------------ built-ins
     def _keep_pinned(self, agent: Agent, view: ClusterView, now: float) -> list[Action]:
-        """Fluidity deploys pinned components on their node, and again after a loss (at most
-        every ``PINNED_RETRY_S``, as a pod the engine refused would stay ``Pending``)."""
+        """The core ``staticPlacement``: a component pinned with ``node_placement.node`` is
+        deployed on its node. When its replica is lost (the node failed) it is deployed there
+        again once the node is up — Kubernetes restarts a pod bound to its node — at most
+        every ``PINNED_RETRY_S`` (a pod the engine refused would stay ``Pending``). A user
+        policy named ``staticPlacement`` replaces this, as on the framework."""
         fl = agent.fluidity
         assert fl is not None
         out: list[Action] = []
@@ -279,12 +331,15 @@ class Cycle:
             for comp in st.component_names():
                 spec = st.component(comp) or {}
                 host = (spec.get("node_placement") or {}).get("node")
-                if not host or st.hosts.get(comp) or host not in agent.hosts:
+                if not host or fl.placed(app, comp, view) or host not in agent.hosts:
                     continue
                 nv = view.nodes.get(host)
                 if nv is None or not nv.up:
                     continue
                 why = fl.host_problem(spec, host, view)
+                crash = requirements_raise(fl.nodes[host], spec) if host in fl.nodes else None
+                if crash:
+                    why = f"the framework 0.1.12's validate_host raises {crash}"
                 if why:
                     key = ("pinned", app, comp, why)
                     if key not in self.warned:
@@ -304,45 +359,48 @@ class Cycle:
                 if now - self.pinned_at.get((app, comp), -math.inf) < PINNED_RETRY_S:
                     continue
                 self.pinned_at[(app, comp)] = now
-                st.hosts[comp] = [host]
+                if host not in st.host_names(comp):  # Kubernetes restarts a bound pod itself
+                    fl.record_pod(app, comp, host)
                 out.append(Deploy(app, comp, host))
         return out
 
     def _builtin_plan(
         self, agent: Agent, inst: Instance, view: ClusterView
     ) -> dict[str, Any] | None:
-        """The core ``dynamicPlacement``: initial deploys of unplaced, unpinned components."""
-        fl = agent.fluidity
-        assert fl is not None and inst.app is not None
-        st = fl.apps[inst.app]
-        todo = {}
-        for comp in st.component_names():
-            spec = st.component(comp) or {}
-            if (spec.get("node_placement") or {}).get("node") or st.hosts.get(comp):
+        """The core ``dynamicPlacement`` (``policy-cluster-dynamicPlacement.py`` of 0.1.12):
+        when a component without ``node_placement.node`` has no pod (``node_placed`` is
+        None), draw **one** node at random among *all* the nodes of the cluster description
+        and deploy every such component there in an initial plan, then wait 30 s before
+        analyzing again (1 s while everything is placed). There is no eligibility filter: a
+        node that fails fluidity's checks fails the plan, and the next draw comes 30 s later.
+        The draw comes from the run's ``policy`` stream."""
+        assert inst.app is not None
+        spec = self.desc.apps.get(inst.app, {})
+        placed = view.placements.get(inst.app, {})
+        todo = []
+        for comp in spec.get("components") or []:
+            if not isinstance(comp, Mapping):
                 continue
-            hosts = fl.eligible(spec, view)
-            if not hosts:
-                key = ("no-host", inst.app, comp)
-                if key not in self.warned:
-                    self.warned.add(key)
-                    self.note(
-                        Note(
-                            "plan",
-                            "deploy",
-                            "rejected",
-                            "dynamicPlacement: no node of the cluster passes the fluidity checks",
-                            inst.app,
-                            comp,
-                        )
-                    )
+            name = str((comp.get("metadata") or {}).get("name"))
+            if (comp.get("node_placement") or {}).get("node") or placed.get(name):
                 continue
-            todo[comp] = [
-                {"action": "deploy", "host": str(hosts[int(self.rng.integers(len(hosts)))])}
-            ]
+            todo.append(str(name))
         inst.context["configuration"]["analyze_interval"] = "30s" if todo else "1s"
         if not todo:
             return None
-        return {"fluidity": {"name": inst.app, "deployment_plan": {"initial_plan": True, **todo}}}
+        nodes = list((agent.system_description.get("MLSysOpsCluster") or {}).get("nodes") or [])
+        if not nodes:
+            reason = (
+                "dynamicPlacement: the cluster description lists no nodes "
+                "(random.choice raises IndexError on the framework; its plan is {})"
+            )
+            self.note(Note("plan", "error", "error", reason, inst.app))
+            self.warn(("no-nodes", agent.ident), reason)
+            return None
+        host = str(nodes[int(self.rng.integers(len(nodes)))])
+        plan: dict[str, Any] = {c: [{"action": "deploy", "host": host}] for c in todo}
+        plan["initial_plan"] = True
+        return {"fluidity": {"name": inst.app, "deployment_plan": plan}}
 
     # ------------------------------------------------------------------ one agent
     def _agent_cycle(
@@ -350,7 +408,14 @@ class Cycle:
     ) -> list[Action]:
         args: _Args | None = None
         plans: list[tuple[Instance, Any]] = []
+        blocked: set[str | None] = set()  # applications whose analyze loop fails this cycle
         for inst in list(agent.instances):
+            if inst.scope == "application" and inst.app in blocked:
+                continue
+            if inst.dead is not None or self._dies(inst):
+                if inst.scope == "application":
+                    blocked.add(inst.app)
+                continue
             if not self._due(inst, now):
                 continue
             inst.last_run = now
@@ -361,10 +426,42 @@ class Cycle:
                 continue
             if args is None:
                 args = _Args(self, agent, view, now, delivered)
+                self.caller.metrics = args.series
             plan = self._analyze_and_plan(agent, inst, args)
             if plan is not None:
                 plans.append((inst, plan))
         return self._schedule(agent, plans, view)
+
+    def _dies(self, inst: Instance) -> bool:
+        """Whether the agent's analyze loop fails on ``inst`` from now on: it reads
+        ``context['configuration']['analyze_interval']`` and matches it with a regex before
+        every analyze, so a context that is None (``analyze`` returned ``(False, None)``), not a
+        dict, without that key, or with a non-string interval raises there, every loop. The
+        policy is dead; at application scope the loop over the application's policies stops at
+        it, so the policies after it (the core dynamicPlacement among them) never run either."""
+        ctx = inst.context
+        try:
+            raw = ctx["configuration"]["analyze_interval"]
+            if not isinstance(raw, str):
+                raise TypeError(f"expected string or bytes-like object, got {type(raw).__name__}")
+        except Exception as exc:
+            inst.dead = f"{type(exc).__name__}: {exc}"
+            after = (
+                "; the policies after it for this application are blocked too (the agent's "
+                "per-application analyze loop stops at the failing one)"
+                if inst.scope == "application"
+                else ""
+            )
+            reason = (
+                f"policy {inst.name!r}: its context is now {_short(ctx)}, so the MLSysOps "
+                f"agent's analyze loop fails reading context['configuration']"
+                f"['analyze_interval'] ({inst.dead}) every time: the framework 0.1.12 never "
+                f"calls this policy again{after}"
+            )
+            self.note(Note("analyze", "dead", "error", reason, inst.app))
+            warnings.warn(reason, MLSysOpsWarning, stacklevel=5)
+            return True
+        return False
 
     def _due(self, inst: Instance, now: float) -> bool:
         raw = (
@@ -417,15 +514,9 @@ class Cycle:
         return True, first
 
     def _set_context(self, inst: Instance, ctx: Any, call: str) -> None:
-        if isinstance(ctx, dict):
-            inst.context = ctx
-            return
-        reason = (
-            f"policy {inst.name!r}: {call}() returned a context of type "
-            f"{type(ctx).__name__}, not a dict; the previous context is kept"
-        )
-        self.note(Note(call, "error", "error", reason, inst.app))
-        self.warn((inst.name, call, "context"), reason)
+        """The agent keeps whatever comes back as the context (``Policy.update_context``),
+        even None; :meth:`_dies` then reports what that does to the policy."""
+        inst.context = ctx
 
     # ------------------------------------------------------------------ scheduler
     def _schedule(
@@ -479,6 +570,8 @@ class Cycle:
             actions, notes = agent.fluidity.execute(command, view)
             for n in notes:
                 self.note(n)
+                if n.outcome in ("warning", "ignored", "error") and n.reason:
+                    self.warn(("fluidity", n.app, n.reason), f"policy {inst.name!r}: {n.reason}")
             if actions:
                 self.note(
                     Note(
@@ -499,7 +592,14 @@ class Cycle:
         targets = [str(v) for v in action.values()] if isinstance(action, Mapping) else []
         apps_in = command.get("app") if isinstance(command, Mapping) else None
         items = apps_in if isinstance(apps_in, list) else [apps_in]
-        names = [str(a.get("name")) for a in items if isinstance(a, Mapping) and a.get("name")]
+        # 0.1.12's create_cr takes plan["app"][0]: one application per plan
+        names = [str(a.get("name")) for a in items[:1] if isinstance(a, Mapping) and a.get("name")]
+        if len(items) > 1:
+            self.warn(
+                ("cplace-first", inst.name),
+                f"policy {inst.name!r}: a clusterPlacement plan with {len(items)} applications; "
+                "the framework 0.1.12 would place only the first (plan['app'][0])",
+            )
         if not targets or not names:
             reason = (
                 "clusterPlacement expects {'action': {'component': <cluster_id>}, "
@@ -534,26 +634,6 @@ class Cycle:
                     )
                 )
                 continue
-            fixed = [
-                str(c)
-                for c in (self.desc.apps.get(app, {}).get("cluster_placement") or {}).get(
-                    "cluster_id"
-                )
-                or []
-            ]
-            if len(fixed) == 1 and fixed[0] != cluster:
-                self.note(
-                    Note(
-                        "plan",
-                        "cluster_placement",
-                        "rejected",
-                        f"the application's cluster_placement.cluster_id pins it to "
-                        f"{fixed[0]!r} (kept as a constraint by the simulator)",
-                        app,
-                        target=cluster,
-                    )
-                )
-                continue
             out += self._relocate(app, cluster, view)
             self.note(
                 Note(
@@ -574,6 +654,8 @@ class Cycle:
         if old is not None:
             self._unregister(self.agents[old], app)
         self.assigned[app] = cluster
+        # clusterPlacement overwrites the named cluster (cluster_placement.cluster_id)
+        self.moved_to[app] = cluster
         agent = self.agents[cluster]
         self._register(agent, app)
         fl = agent.fluidity
@@ -589,7 +671,7 @@ class Cycle:
             spec = st.component(comp) or {}
             pinned = (spec.get("node_placement") or {}).get("node")
             hosts = [pinned] if pinned in agent.hosts else fl.eligible(spec, view)
-            hosts = [h for h in hosts if h not in st.hosts.get(comp, [])]
+            hosts = [h for h in hosts if h not in st.host_names(comp)]
             if not hosts:
                 reason = f"no node of cluster {cluster!r} passes the fluidity checks"
                 self.note(
@@ -597,13 +679,18 @@ class Cycle:
                 )
                 continue
             dst = str(hosts[int(self.rng.integers(len(hosts)))])
-            st.hosts[comp] = [dst]
+            fl.record_pod(app, comp, dst)
             if not elsewhere:
                 out.append(Deploy(app, comp, dst))
                 continue
             out.append(Move(app, comp, elsewhere[0], dst))
             out += [Remove(app, comp, n) for n in elsewhere[1:]]
         return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _pair(out: Any, call: str, shape: str) -> tuple[Any, Any]:
@@ -632,6 +719,7 @@ class _Args:
         self.delivered = delivered
         self._state: dict[str, Any] | None = None
         self._telemetry: dict[str, Any] | None = None
+        self._series: dict[str, list[dict[str, Any]]] | None = None
         self.ml_connector = os.environ.get("MLS_MLCONNECTOR_ENDPOINT")
 
     def apps(self, inst: Instance) -> list[dict[str, Any]]:
@@ -642,11 +730,11 @@ class _Args:
         )
         out = []
         for name in names:
-            spec = copy.deepcopy(self.cycle.desc.apps.get(name, {"name": name}))
             if self.agent.level == "cluster":
+                spec = self.cycle.cluster_app(name, self.agent.ident)
                 out.append({"name": name, "spec": spec, "app_uid": app_uid(name)})
             else:
-                out.append(spec)
+                out.append(copy.deepcopy(self.cycle.desc.apps.get(name, {"name": name})))
         return out
 
     def mechanisms(self) -> dict[str, Any]:
@@ -656,18 +744,10 @@ class _Args:
                 self._state = {"fluidity": {"state": state, "options": {}}}
             else:
                 self._state = {
-                    "clusterPlacement": {"state": self._continuum_state(), "options": {}}
+                    # 0.1.12's clusterPlacement: get_state() and get_options() return None
+                    "clusterPlacement": {"state": None, "options": None}
                 }
         return copy.deepcopy(self._state)
-
-    def _continuum_state(self) -> dict[str, Any]:
-        return {
-            "clusters": {cid: {"nodes": list(a.hosts)} for cid, a in self.cycle.agents.items()},
-            "applications": {
-                app: {"cluster_id": [cid] if cid else []}
-                for app, cid in self.cycle.assigned.items()
-            },
-        }
 
     def telemetry(self) -> dict[str, Any]:
         if self._telemetry is None:
@@ -689,10 +769,68 @@ class _Args:
                             columns.append(str(q["application_metric_id"]))
             hosts = self.agent.hosts or [h for a in self.cycle.agents.values() for h in a.hosts]
             nodes = [self.view.nodes[h] for h in hosts if h in self.view.nodes]
-            frame = telemetry_frame(self.delivered, self.now, columns, list(self.agent.apps), nodes)
+            entry_hosts: dict[str, str] = {}
+            phase: float | None = None
+            for app in self.agent.apps:
+                av = self.view.apps.get(app)
+                if av is None:
+                    continue
+                placed = self.view.placements.get(app, {})
+                entry = list(placed.get(av.app.entry, ()))
+                if entry:
+                    entry_hosts[app] = entry[0]
+                for comp, where in placed.items():
+                    if phase is None and where:
+                        up = self.cycle.running(app, comp) if self.cycle.running else None
+                        phase = 2.0 if up is None or up else 1.0  # Running / Pending
+            frame = telemetry_frame(
+                self.delivered,
+                self.now,
+                columns,
+                list(self.agent.apps),
+                nodes,
+                entry_hosts=entry_hosts,
+                pod_phase=phase,
+            )
             self._telemetry = telemetry_argument(frame)
         t = self._telemetry
         return {**t, "dataframe": t["dataframe"].copy()}
+
+    def series(self) -> dict[str, list[dict[str, Any]]]:
+        """The delivered telemetry as the ``mlstelemetry`` stand-in answers it: the newest
+        value of every metric of every node and application, one series per source."""
+        if self._series is None:
+            from simcontinuum.mlsysops.telemetry import APP_ALIASES, NODE_METRICS
+
+            out: dict[str, list[dict[str, Any]]] = {}
+            latest = self.delivered.latest() if self.delivered is not None else None
+            for row in [] if latest is None else latest.to_dict("records"):
+                kind, ident = row.pop("kind"), str(row.pop("id"))
+                row.pop("time_s", None)
+                values = {k: float(v) for k, v in row.items() if v == v and v is not None}
+                if kind == "node":
+                    labels = {"node_name": ident, "key_service_hostname": ident}
+                    nv = self.view.nodes.get(ident)
+                    if nv is not None:
+                        for name, fn in NODE_METRICS.items():
+                            got = fn(values, nv)
+                            if got is not None:
+                                values[name] = float(got)
+                elif kind == "app":
+                    labels = {"app": ident}
+                    for name, afn in APP_ALIASES.items():
+                        got = afn(values)
+                        if got is not None:
+                            values[name] = float(got)
+                else:
+                    app, _, comp = ident.partition("/")
+                    labels = {"app": app, "component": comp}
+                for name, v in values.items():
+                    out.setdefault(name, []).append(
+                        {"labels": dict(labels), "value": v, "timestamp": None}
+                    )
+            self._series = out
+        return copy.deepcopy(self._series)
 
     def for_instance(self, inst: Instance) -> tuple[Any, ...]:
         """``(application_description, system_description, mechanisms, telemetry,

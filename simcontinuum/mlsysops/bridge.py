@@ -4,39 +4,40 @@ An MLSysOps policy records rows the policy hook cannot express (failed ``analyze
 discarded and refused plans), reads the scenario (to find the description files and the
 control interval), the replicas' running state (``Running`` vs ``Pending``) and the delivered
 telemetry at application arrival. The engine passes none of these to policies, so the adapter
-binds to the engine's :class:`~simcontinuum.engine.control.Controller`:
+binds to the :class:`~simcontinuum.engine.simulation.Simulation` itself: the engine calls
+``policy.bind(simulation)`` right after ``reset(rng)``, and the bridge uses only the
+simulation's public driving API (``now``, ``scenario``, ``running_on``,
+``delivered_telemetry``, ``record_action``).
 
-the engine's controller calls ``policy.bind(controller)`` right after ``reset(rng)``.
-
-Everything engine-internal the adapter touches is in :class:`EngineBridge`; without one (e.g.
+Everything the adapter reads of the engine is in :class:`EngineBridge`; without one (e.g.
 under :func:`~simcontinuum.policy.check_policy`) the adapter keeps its rows in
 ``policy.records`` and works from the views alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from simcontinuum.mlsysops.fluidity import Note
 
 
 class EngineBridge:
-    """The adapter's access to one simulation, through its controller."""
+    """The adapter's access to one simulation, through its public driving API only."""
 
-    def __init__(self, controller: Any) -> None:
-        self._controller = controller
+    def __init__(self, sim: Any) -> None:
+        self._sim = sim
 
     @property
     def scenario(self) -> Any:
-        return self._controller.sim.scenario
+        return self._sim.scenario
 
     @property
     def now(self) -> float:
-        return float(self._controller.sim.env.now)
+        return float(self._sim.now)
 
     def record(self, note: Note) -> None:
         """Append ``note`` to the run's actions table."""
-        self._controller.record(
+        self._sim.record_action(
             note.call,
             note.kind,
             note.app,
@@ -49,17 +50,11 @@ class EngineBridge:
 
     def running(self, app: str, component: str) -> set[str] | None:
         """Hosts with a *running* replica of ``app/component`` (None if unknown)."""
-        rt_app = self._controller.sim.app_by_id.get(app)
-        if rt_app is None or component not in rt_app.components:
-            return None
-        return {r.node.id for r in rt_app.components[component].running}
+        return cast("set[str] | None", self._sim.running_on(app, component))
 
     def telemetry(self) -> Any:
         """The telemetry delivered by now (None when the run samples none)."""
-        sampler = getattr(self._controller.sim, "telemetry", None)
-        if sampler is None or not getattr(sampler, "enabled", False):
-            return None
-        return sampler.view()
+        return self._sim.delivered_telemetry()
 
 
 __all__ = ["EngineBridge"]

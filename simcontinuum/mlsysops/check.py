@@ -42,7 +42,31 @@ ARGS = (
 KNOWN_MECHANISMS = ("fluidity", "clusterPlacement", "CPUFrequencyConfigurator", "fluidity_proxy")
 SHIM = {
     "logger_util": ("logger",),
-    "utilities": ("evaluate_condition", "node_matches_requirements", "parse_analyze_interval"),
+    "utilities": ("evaluate_condition", "cmp_fields", "node_matches_requirements", "logger"),
+}
+TOP = (
+    "logger",
+    "evaluate_condition",
+    "cmp_fields",
+    "node_matches_requirements",
+    "parse_interval_string",
+    "logger_util",
+    "utilities",
+)
+# public names of 0.1.12's modules that the shim does not offer (the agent stack)
+FRAMEWORK_ONLY = {
+    "logger_util": (
+        "CustomFormatter",
+        "LOG_COLORS",
+        "RESET_COLOR",
+        "add_logging_level",
+        "setup_logger",
+        "logging",
+        "os",
+        "partial",
+        "partialmethod",
+    ),
+    "utilities": ("operator",),
 }
 LAYERS = ("cluster", "continuum", "node")
 
@@ -79,7 +103,7 @@ def check_policy_file(path: str | Path) -> list[Finding]:
         return list(out)
     _check_functions(tree, err, warn)
     _check_context(tree, err, warn)
-    _check_imports(tree, warn)
+    _check_imports(tree, warn, err)
     return list(out)
 
 
@@ -174,9 +198,10 @@ def _check_context(tree: ast.Module, err: Any, warn: Any) -> None:
     try:
         ctx = ast.literal_eval(value)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        err(
+        warn(
             f"initialContext (line {getattr(value, 'lineno', '?')}) is not a literal: the "
-            "agent's loader parses it with ast.literal_eval and fails; write it as a literal dict"
+            "agent's loader (ast.literal_eval) only logs an error and installs none of its "
+            "'packages'; the policy still loads. Write it as a literal dict if it lists packages"
         )
         return
     if not isinstance(ctx, dict):
@@ -186,10 +211,15 @@ def _check_context(tree: ast.Module, err: Any, warn: Any) -> None:
     if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
         err(f"initialContext.packages must be a list of pip requirement strings, got {packages!r}")
     elif packages:
-        warn(
-            f"the agent pip-installs {packages}; simcontinuum installs nothing, so they must "
-            "be importable where the simulation runs"
-        )
+        from simcontinuum.mlsysops.packages import missing_packages
+
+        missing = missing_packages(packages)
+        if missing:
+            warn(
+                f"the agent pip-installs {packages}; here {missing} are not installed: run "
+                f"'pip install {' '.join(missing)}', or 'simcontinuum mlsysops check "
+                "--install-packages FILE' to install them"
+            )
     scope = ctx.get("scope")
     if scope is None:
         err(
@@ -235,39 +265,55 @@ def _check_interval(ctx: Mapping[str, Any], err: Any, warn: Any) -> None:
         err(f"analyze_interval {raw!r} is zero; the agent would busy-loop analyze")
 
 
-def _check_imports(tree: ast.Module, warn: Any) -> None:
+def _check_imports(tree: ast.Module, warn: Any, err: Any = None) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                _check_module(alias.name, (), warn)
+                _check_module(alias.name, (), warn, err)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            _check_module(node.module, tuple(a.name for a in node.names), warn)
+            _check_module(node.module, tuple(a.name for a in node.names), warn, err)
 
 
-def _check_module(name: str, names: tuple[str, ...], warn: Any) -> None:
+def _check_module(name: str, names: tuple[str, ...], warn: Any, err: Any = None) -> None:
     top = name.split(".")[0]
+    err = err or warn
     if top == "mlsysops":
         sub = name.split(".")[1] if "." in name else None
         if sub is None:
-            bad = [n for n in names if n not in SHIM]
-            if bad:
-                warn(
-                    f"'from mlsysops import {', '.join(bad)}': the simulator's shim has only "
-                    + ", ".join(SHIM)
-                )
+            from simcontinuum.mlsysops.shim.mlsysops import FRAMEWORK_ONLY as AGENT
+
+            for n in names:
+                if n in TOP or n == "*":
+                    continue
+                if n in AGENT:
+                    warn(
+                        f"'from mlsysops import {n}': part of the agent stack of 0.1.12, not "
+                        "offered by the simulator's shim (ImportError here)"
+                    )
+                else:
+                    err(
+                        f"'from mlsysops import {n}': mlsysops 0.1.12 has no such name "
+                        "(ImportError on the framework too)"
+                    )
         elif sub not in SHIM:
             warn(
                 f"'{name}' exists only in the real agent; the simulator's shim has "
                 + " and ".join(f"mlsysops.{m}" for m in SHIM)
             )
         else:
-            bad = [n for n in names if n not in SHIM[sub] and n != "*"]
-            if bad:
-                warn(
-                    f"'from {name} import {', '.join(bad)}': the shim's {name} has only "
-                    + ", ".join(SHIM[sub])
-                )
+            for n in names:
+                if n in SHIM[sub] or n == "*":
+                    continue
+                if n in FRAMEWORK_ONLY.get(sub, ()):
+                    warn(f"'from {name} import {n}': in 0.1.12 but not offered by the shim")
+                else:
+                    err(
+                        f"'from {name} import {n}': mlsysops 0.1.12 has no such name "
+                        f"(ImportError on the framework too); {name} has " + ", ".join(SHIM[sub])
+                    )
         return
+    if top == "mlstelemetry":
+        return  # the shim's stand-in reads simulated telemetry
     if top in sys.stdlib_module_names or top == "__future__":
         return
     try:

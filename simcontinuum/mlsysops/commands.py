@@ -15,13 +15,16 @@ import argparse
 import sys
 from typing import Any
 
+from simcontinuum.argtypes import add_command, add_common
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 
 def register(subparsers: Any) -> None:
     """Add the ``mlsysops`` command and its subcommands."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "mlsysops",
         help="MLSysOps compatibility: check policy files, translate descriptions",
         description="Work with MLSysOps policy files and description YAML files.",
@@ -29,23 +32,30 @@ def register(subparsers: Any) -> None:
         "  simcontinuum mlsysops check scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
         "  simcontinuum mlsysops translate scenarios/mlsysops-hackathon/descriptions "
         "--overlay scenarios/mlsysops-hackathon/overlay.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(handler=lambda args: _usage(p))
     sub = p.add_subparsers(dest="mlsysops_command", metavar="SUBCOMMAND", parser_class=type(p))
-    c = sub.add_parser(
+    c = add_command(
+        sub,
         "check",
         help="check policy-<name>.py files the way the agent's loader reads them",
         description="Statically check MLSysOps policy files: name, functions, initialContext "
         "(packages, scope, analyze_interval), imports. Prints every finding; exits 2 on errors.",
         epilog="examples:\n"
         "  simcontinuum mlsysops check scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
-        "  simcontinuum mlsysops check my-policies/policy-*.py\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "  simcontinuum mlsysops check my-policies/policy-*.py\n"
+        "  simcontinuum mlsysops check --install-packages team/policy-group1.py\n",
     )
     c.add_argument("files", nargs="+", metavar="FILE", help="policy-<name>.py files")
+    c.add_argument(
+        "--install-packages",
+        action="store_true",
+        help="pip-install the packages the files list in initialContext['packages'] (as the "
+        "agent does) into this environment",
+    )
     c.set_defaults(handler=cmd_check)
-    t = sub.add_parser(
+    t = add_command(
+        sub,
         "translate",
         help="print the scenario that MLSysOps descriptions (+ an overlay) become",
         description="Translate a directory of MLSysOps description YAML files, with an overlay "
@@ -53,11 +63,10 @@ def register(subparsers: Any) -> None:
         epilog="examples:\n"
         "  simcontinuum mlsysops translate scenarios/mlsysops-hackathon/descriptions \\\n"
         "      --overlay scenarios/mlsysops-hackathon/overlay.yaml -o hackathon-as-scenario.yaml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("dir", metavar="DIR", help="directory of MLSysOps description files")
     t.add_argument("--overlay", metavar="FILE", help="overlay YAML in the scenario format")
-    t.add_argument("--out", "-o", metavar="FILE", help="write the scenario here (default: stdout)")
+    add_common(t, out="write the scenario here (default: stdout)", out_metavar="FILE")
     t.set_defaults(handler=cmd_translate)
 
 
@@ -72,6 +81,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     worst = EXIT_OK
     for f in args.files:
+        if args.install_packages:
+            from pathlib import Path
+
+            from simcontinuum.errors import PolicyError
+            from simcontinuum.mlsysops.packages import require_packages, static_packages
+
+            try:
+                left = require_packages(Path(f), install=True)
+            except PolicyError as exc:
+                print(f"{f}: error: {exc}")
+                worst = EXIT_BAD_INPUT
+                continue
+            wanted = static_packages(f)
+            if wanted:
+                print(
+                    f"{f}: packages {wanted} installed"
+                    if not left
+                    else f"{f}: still missing {left}"
+                )
         findings = check_policy_file(f)
         for line in format_findings(f, findings):
             print(line)
@@ -93,8 +121,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
         f" + {args.overlay}" if args.overlay else ""
     )
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(header + "\n" + text)
+        from simcontinuum.io import atomic_write
+
+        atomic_write(args.out, header + "\n" + text)
         print(f"wrote {args.out}")
     else:
         print(header)

@@ -238,7 +238,8 @@ def app_description(app: Any) -> dict[str, Any]:
             placement["continuum_layer"] = sorted(c.placement.tiers)
         if c.placement.labels:
             placement["labels"] = sorted(c.placement.labels)
-        req: dict[str, Any] = {"cpu": {"requests": quantity_cpu(c.cpu)}}
+        # architecture named: 0.1.12 raises when cpu requirements omit it (see fluidity)
+        req: dict[str, Any] = {"cpu": {"requests": quantity_cpu(c.cpu), "architecture": ["amd64"]}}
         if c.memory > 0:
             req["memory"] = {"requests": quantity_memory(c.memory)}
         comp: dict[str, Any] = {

@@ -27,6 +27,15 @@ from types import ModuleType
 from typing import Any
 
 from simcontinuum.errors import PolicyError
+from simcontinuum.mlsysops.callenv import (
+    GlobalRandomState,
+    PolicyClock,
+    SimulatedClockLoop,
+    active_clock,
+    metrics_source,
+    policy_environment,
+    simulated_clock,
+)
 from simcontinuum.mlsysops.shim import shim_modules
 
 REQUIRED = ("initialize", "analyze", "plan")
@@ -75,8 +84,12 @@ def find_policy_files(path: str | Path, search_path: Any = None) -> list[Path]:
     raise PolicyError(f"MLSysOps policy file '{path}' not found (looked at: {looked})")
 
 
-def load_policy_module(path: str | Path) -> PolicyFile:
-    """Import a policy file (with the ``mlsysops`` shim) and check its three functions.
+def load_policy_module(
+    path: str | Path, now: float = 0.0, *, install_packages: bool = False
+) -> PolicyFile:
+    """Import a policy file (with the ``mlsysops`` shim, on the simulated clock at ``now``)
+    and check its three functions. Every call imports the file anew, as the agent does for
+    every application (``controllers/policy.py``: one module per policy instance).
 
     Raises:
         PolicyError: the file is not named ``policy-<name>.py``, does not import, or lacks
@@ -89,6 +102,9 @@ def load_policy_module(path: str | Path) -> PolicyFile:
             f"'{path.name}': MLSysOps policy files are named policy-<name>.py "
             "(the agent loads only those; the name is the text after the first hyphen)"
         )
+    from simcontinuum.mlsysops.packages import hint, require_packages
+
+    missing = require_packages(path, install=install_packages)
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]
     modname = f"simcontinuum_mlsysops_policy_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
     spec = importlib.util.spec_from_file_location(modname, path)
@@ -97,11 +113,12 @@ def load_policy_module(path: str | Path) -> PolicyFile:
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module  # dataclasses and the like look the module up while it runs
     try:
-        with shim_modules():
+        with shim_modules(), simulated_clock(now):
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
+        why = f"; {hint(path, missing)}" if missing and isinstance(exc, ImportError) else ""
         raise PolicyError(
-            f"cannot import MLSysOps policy file '{path}': {type(exc).__name__}: {exc}"
+            f"cannot import MLSysOps policy file '{path}': {type(exc).__name__}: {exc}{why}"
         ) from exc
     finally:
         sys.modules.pop(modname, None)
@@ -123,13 +140,19 @@ class Caller:
     """Calls policy functions with the shim in place and awaits what they return.
 
     One event loop serves a whole cycle (``with caller.cycle(): ...``); outside a cycle each
-    call gets its own loop.
+    call gets its own loop. With :attr:`now` set (the simulated time of the cycle), calls run
+    in :func:`~simcontinuum.mlsysops.callenv.policy_environment`: wall clock, event loop
+    clock and ``asyncio.sleep`` on simulated time, the global ``random``/``numpy.random``
+    generators on :attr:`randomness` (the run's sequence).
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._in_cycle = False
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.now: float | None = None
+        self.randomness: GlobalRandomState | None = None
+        self.metrics: Callable[[], dict[str, Any]] | None = None  # mlstelemetry's answers
 
     @contextmanager
     def cycle(self) -> Iterator[None]:
@@ -152,7 +175,11 @@ class Caller:
         Raises:
             TypeError: ``fn`` returned something the agent could not ``await``.
         """
-        with shim_modules():
+        with (
+            shim_modules(),
+            policy_environment(self.now, self.randomness),
+            metrics_source(self.metrics),
+        ):
             out = fn(*args)
             if not inspect.isawaitable(out):
                 raise TypeError(
@@ -163,7 +190,7 @@ class Caller:
 
     def call_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` inside the shim (``initialize``)."""
-        with shim_modules():
+        with shim_modules(), policy_environment(self.now, self.randomness):
             return fn(*args)
 
     def _await(self, aw: Awaitable[Any]) -> Any:
@@ -174,12 +201,12 @@ class Caller:
             # a loop already runs in this thread (Jupyter): await in a worker thread
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(1, "mlsysops-policy")
-            return self._pool.submit(asyncio.run, wrap()).result()
+            return self._pool.submit(_run_on_clock, active_clock(), wrap()).result()
         if self._in_cycle:
             if self._loop is None:
-                self._loop = asyncio.new_event_loop()
+                self._loop = SimulatedClockLoop()
             return self._loop.run_until_complete(wrap())
-        loop = asyncio.new_event_loop()
+        loop = SimulatedClockLoop()
         try:
             return loop.run_until_complete(wrap())
         finally:
@@ -190,6 +217,19 @@ class Caller:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
+
+
+def _run_on_clock(clock: PolicyClock | None, aw: Any) -> Any:
+    """Await ``aw`` in a worker thread on ``clock`` (the calling thread's policy clock)."""
+    from simcontinuum.mlsysops import callenv
+
+    callenv._LOCAL.clock = clock
+    loop = SimulatedClockLoop()
+    try:
+        return loop.run_until_complete(aw)
+    finally:
+        loop.close()
+        callenv._LOCAL.clock = None
 
 
 def _running_loop() -> bool:

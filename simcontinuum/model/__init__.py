@@ -1,8 +1,10 @@
 """Frozen domain types: what a scenario describes, in base units.
 
-Everything here is immutable and already validated: the scenario loader builds these from the
-YAML file, the engine only reads them. Units are base units throughout: seconds, bytes,
-bits per second, cores, watts, and currency per hour / per GB / per kWh.
+Everything here is immutable and already validated (frozen dataclasses; tuples, frozensets
+and :class:`FrozenDict` for containers, so ``scenario.topology.clusters.clear()`` raises): the
+scenario loader builds these from the YAML file, the engine only reads them. Units are base
+units throughout: seconds, bytes, bits per second, cores, watts, and currency per hour / per
+GB / per kWh.
 
 Invariants (checked by the loader, relied on by the engine):
 - node ids are unique; every link, source, pinned placement and failure names a known node;
@@ -12,8 +14,73 @@ Invariants (checked by the loader, relied on by the engine):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, NoReturn, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenDict(dict[K, V]):
+    """A dict that cannot change after it is made: hashable, picklable, and as fast to read
+    as a dict (which it is, so ``isinstance(d, dict)`` and JSON encoding keep working).
+
+    >>> d = FrozenDict({"a": 1})
+    >>> d["a"], hash(d) == hash(FrozenDict(a=1)), d == {"a": 1}
+    (1, True, True)
+    >>> d["b"] = 2
+    Traceback (most recent call last):
+    ...
+    TypeError: FrozenDict is immutable: make a new one, e.g. FrozenDict({**d, key: value})
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> FrozenDict[K, V]:
+        self = dict.__new__(cls)
+        dict.__init__(self, *args, **kwargs)  # filled here, once
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Filled by ``__new__``; calling ``__init__`` again changes nothing."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(
+            "FrozenDict is immutable: make a new one, e.g. FrozenDict({**d, key: value})"
+        )
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle would rebuild a dict subclass item by item through __setitem__
+        return (type(self), (dict(self),))
+
+    def __copy__(self) -> FrozenDict[K, V]:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict[K, V]:
+        import copy
+
+        return type(self)({copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()})
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+
+def frozen(items: Mapping[K, V] | Iterable[tuple[K, V]] | None = None) -> FrozenDict[K, V]:
+    """``items`` as a :class:`FrozenDict` (the same object when it already is one)."""
+    if isinstance(items, FrozenDict):
+        return items
+    return FrozenDict(items or {})
+
+
+EMPTY: FrozenDict[Any, Any] = FrozenDict()
 
 Tier = Literal["cloud", "edge_infrastructure", "edge", "far_edge"]
 TIERS: tuple[str, ...] = ("cloud", "edge_infrastructure", "edge", "far_edge")
@@ -79,7 +146,11 @@ class Node:
     price: Price = Price()
     power: Power = Power()
     max_queue: int | None = None  # waiting steps beyond which new work is dropped
-    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    extra: Mapping[str, object] = field(default=EMPTY, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if type(self.extra) is not FrozenDict:
+            object.__setattr__(self, "extra", frozen(self.extra))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +170,19 @@ class Topology:
 
     nodes: tuple[Node, ...]
     links: tuple[Link, ...]
-    clusters: dict[str, tuple[str, ...]]
+    clusters: Mapping[str, tuple[str, ...]]
     registry: str | None = None  # the node that serves container images
     contention: bool = False  # links as FIFO serialisation servers
+
+    def __post_init__(self) -> None:
+        if type(self.clusters) is not FrozenDict:
+            object.__setattr__(
+                self, "clusters", FrozenDict((k, tuple(v)) for k, v in self.clusters.items())
+            )
+        if type(self.nodes) is not tuple:
+            object.__setattr__(self, "nodes", tuple(self.nodes))
+        if type(self.links) is not tuple:
+            object.__setattr__(self, "links", tuple(self.links))
 
 
 WorkDist = Literal["constant", "exponential", "lognormal", "empirical"]
@@ -282,23 +363,29 @@ class Control:
     policy_timeout: float = 5.0
 
 
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "cost": 1.0,
-    "p95_latency_s": 10.0,
-    "slo_violation_rate": 100.0,
-    "failed_rate": 100.0,
-    "migrations": 0.1,
-    "energy_kwh": 0.0,
-}
+DEFAULT_WEIGHTS: Mapping[str, float] = FrozenDict(
+    {
+        "cost": 1.0,
+        "p95_latency_s": 10.0,
+        "slo_violation_rate": 100.0,
+        "failed_rate": 100.0,
+        "migrations": 0.1,
+        "energy_kwh": 0.0,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Scoring:
     """How a run becomes one number (lower is better): a weighted sum of its parts."""
 
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: Mapping[str, float] = DEFAULT_WEIGHTS
     reference_policy: str | None = None
     energy_price_per_kwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        if type(self.weights) is not FrozenDict:
+            object.__setattr__(self, "weights", frozen(self.weights))
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +406,12 @@ class Scenario:
     random_failures: tuple[RandomFailures, ...] = ()
     scoring: Scoring = field(default_factory=Scoring)
     source_path: str | None = None
-    digest: str = ""  # sha256 of the canonical document, for result keys
+    digest: str = ""  # sha256 of the canonical document and the files it reads (result keys)
+
+    def __hash__(self) -> int:
+        # Equal scenarios have equal digests (the digest is a field), so this is consistent
+        # with the field-wise ``==``; hashing the fields would hash every node and request.
+        return hash((self.name, self.digest))
 
     def node(self, nid: str) -> Node:
         """The node called ``nid`` (KeyError if unknown)."""
@@ -336,8 +428,29 @@ class Scenario:
         raise KeyError(aid)
 
 
+def nominal_rate(source: Source) -> float:
+    """A source's mean request rate per second (for views and load estimates).
+
+    >>> nominal_rate(Source("s", "app", "dev", Arrival(type="onoff", rate=10.0, on=1.0, off=3.0)))
+    2.5
+    """
+    a = source.arrival
+    if a.type in ("poisson", "periodic"):
+        return float(a.rate)
+    if a.type == "diurnal":
+        return float(a.mean_rate)
+    if a.type == "onoff":
+        cycle = a.on + a.off
+        return float(a.rate * a.on / cycle) if cycle > 0 else 0.0
+    if a.type == "trace" and a.times:
+        span = max(a.times) - min(a.times)
+        return len(a.times) / span if span > 0 else float(len(a.times))
+    return 0.0
+
+
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "EMPTY",
     "TIERS",
     "Application",
     "Arrival",
@@ -346,6 +459,7 @@ __all__ = [
     "Constraints",
     "Control",
     "Failure",
+    "FrozenDict",
     "Gpu",
     "Link",
     "Node",
@@ -359,5 +473,7 @@ __all__ = [
     "Telemetry",
     "Topology",
     "Work",
+    "frozen",
+    "nominal_rate",
     "speedup",
 ]

@@ -37,6 +37,8 @@ from simcontinuum.policy.builtins import (
 )
 from simcontinuum.policy.check import check_policy
 from simcontinuum.policy.registry import PolicyRegistry, available_policies, load_policy
+from simcontinuum.policy.reservations import Reservations, least_allocated
+from simcontinuum.policy.spec import PolicySpec, parse_policy_spec
 
 __all__ = [
     "ACTION_TYPES",
@@ -57,8 +59,10 @@ __all__ = [
     "Placement",
     "Policy",
     "PolicyRegistry",
+    "PolicySpec",
     "RandomPolicy",
     "Remove",
+    "Reservations",
     "RoundRobin",
     "Scale",
     "TelemetryView",
@@ -67,6 +71,8 @@ __all__ = [
     "capacity_violation",
     "check_policy",
     "constraint_violation",
+    "least_allocated",
     "load_policy",
+    "parse_policy_spec",
     "policy_name",
 ]

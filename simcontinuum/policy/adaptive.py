@@ -60,9 +60,8 @@ from simcontinuum.policy.builtins import (
     K8sDefault,
     LatencyGreedy,
     TwoLevel,
-    _least_allocated,
-    _Tentative,
 )
+from simcontinuum.policy.reservations import Reservations
 
 RHO_MAX = 0.75
 """Node cpu utilisation a placement plans for: headroom for bursts and queueing."""
@@ -124,7 +123,7 @@ class _Plan:
     def __init__(self, view: ClusterView, latest: Latest) -> None:
         self.view = view
         self.latest = latest
-        self.t = _Tentative(view)
+        self.t = Reservations(view)
         self.placed: dict[str, dict[str, list[str]]] = {
             aid: {cid: list(nodes) for cid, nodes in comps.items()}
             for aid, comps in view.placements.items()
@@ -256,7 +255,7 @@ class _Plan:
                 near if fits else -self.spare(comp, n),
                 -round(taken, 6),  # a replica no caller would reach adds nothing
                 1.0 if n in have else 0.0,
-                -_least_allocated(self.t, comp, n),
+                -self.t.least_allocated(comp, n),
             )
 
         best = min(cands, key=key)

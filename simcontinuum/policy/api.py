@@ -7,16 +7,34 @@ engine validates (capacity, constraints, node up) and records with an outcome an
 An invalid decision is rejected and logged; it never crashes the run.
 
 Invariants: views are immutable snapshots taken at the time of the call; mutating what a
-policy returns after the call has no effect.
+policy returns after the call has no effect. Immutable means: every public attribute of a
+view is a frozen dataclass, a tuple, a frozenset or a read-only mapping
+(:class:`types.MappingProxyType` / :class:`~simcontinuum.model.FrozenDict`), so
+``view.clusters.clear()``, ``view.nodes["n"] = ...`` or ``view.now = 0`` raise, and the
+lists and frames methods return are fresh copies. Private attributes (a leading underscore)
+and function internals are the engine's; against code that goes looking for them on purpose
+the protection is the isolated boundary (:mod:`simcontinuum.boundary`), not Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from simcontinuum.model import Application, Call, Component, Gpu, Node, Power, Price, Slo, Source
+from simcontinuum.model import (
+    Application,
+    Call,
+    Component,
+    FrozenDict,
+    Gpu,
+    Node,
+    Power,
+    Price,
+    Slo,
+    Source,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -260,7 +278,14 @@ def capacity_violation(
     return None
 
 
-@dataclass(frozen=True)
+def _read_only(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """``value`` as a mapping nobody can change through (no copy)."""
+    if isinstance(value, MappingProxyType | FrozenDict):
+        return value
+    return MappingProxyType(value)
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterView:
     """A read-only snapshot of the continuum at ``now``.
 
@@ -279,6 +304,17 @@ class ClusterView:
     placements: Mapping[str, Mapping[str, tuple[str, ...]]]
     apps: Mapping[str, AppView]
     _latency: Callable[[str, str], float] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # Read-only wrappers, not copies: the engine builds fresh dicts for every view and
+        # wrapping costs nothing per node.
+        object.__setattr__(self, "nodes", _read_only(self.nodes))
+        object.__setattr__(self, "clusters", _read_only(self.clusters))
+        object.__setattr__(self, "apps", _read_only(self.apps))
+        placements = self.placements
+        if not isinstance(placements, MappingProxyType | FrozenDict):
+            placements = MappingProxyType({k: _read_only(v) for k, v in placements.items()})
+        object.__setattr__(self, "placements", placements)
 
     def node(self, nid: str) -> NodeView:
         """The node called ``nid`` (KeyError if unknown)."""

@@ -2,10 +2,10 @@
 
 Every baseline places ``replicas_min`` replicas of each component of the arriving application,
 walking components in ``app.order()`` (callers before callees). The view is a snapshot, so
-within one ``place`` call a policy keeps its own tentative reservation (:class:`_Tentative`) on
-top of it: two replicas put on one node by the same call must both fit. A component with no
-feasible node is left out of the placement (the engine records it as unplaced); a baseline
-never raises for lack of room.
+within one ``place`` call a policy keeps its own tentative reservations on top of it
+(:class:`~simcontinuum.policy.reservations.Reservations`): two replicas put on one node by the
+same call must both fit. A component with no feasible node is left out of the placement (the
+engine records it as unplaced); a baseline never raises for lack of room.
 
 Invariants:
 - every node a baseline returns is up, satisfies the component's constraints and has room
@@ -17,8 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -27,9 +26,9 @@ from simcontinuum.policy.api import (
     AppView,
     ClusterView,
     Placement,
-    capacity_violation,
     constraint_violation,
 )
+from simcontinuum.policy.reservations import Reservations
 
 _EPS = 1e-9
 TWO_LEVEL_LATENCY_SCALE = 0.010
@@ -37,51 +36,6 @@ TWO_LEVEL_LATENCY_SCALE = 0.010
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-class _Tentative:
-    """The view plus what this ``place`` call has already reserved on each node."""
-
-    def __init__(self, view: ClusterView) -> None:
-        self.view = view
-        self._cpu: defaultdict[str, float] = defaultdict(float)
-        self._memory: defaultdict[str, float] = defaultdict(float)
-
-    def copy(self) -> _Tentative:
-        """An independent copy (to try a placement and drop it)."""
-        other = _Tentative(self.view)
-        other._cpu.update(self._cpu)
-        other._memory.update(self._memory)
-        return other
-
-    def free_cpu(self, nid: str) -> float:
-        """Cores free on ``nid`` after this call's reservations (0 while down)."""
-        return self.view.node(nid).cpu_free - self._cpu[nid]
-
-    def free_memory(self, nid: str) -> float:
-        """Bytes free on ``nid`` after this call's reservations (``inf`` when undeclared)."""
-        return self.view.node(nid).memory_free - self._memory[nid]
-
-    def fits(self, comp: Component, nid: str) -> bool:
-        """Whether one more replica of ``comp`` may go on ``nid`` now."""
-        node = self.view.node(nid)
-        if constraint_violation(comp, node) is not None:
-            return False
-        cpu, memory = comp.cpu + self._cpu[nid], comp.memory + self._memory[nid]
-        return capacity_violation(comp, node, cpu=cpu, memory=memory) is None
-
-    def feasible(self, comp: Component, nids: Iterable[str] | None = None) -> list[str]:
-        """Nodes (in scenario order, or of ``nids``) that can take one more replica."""
-        return [n for n in (self.view.nodes if nids is None else nids) if self.fits(comp, n)]
-
-    def reserve(self, comp: Component, nid: str) -> None:
-        """Book one replica of ``comp`` on ``nid``."""
-        self._cpu[nid] += comp.cpu
-        self._memory[nid] += comp.memory
-
-    def hosts_anything(self, nid: str) -> bool:
-        """Whether ``nid`` hosts a replica, live or reserved by this call."""
-        return bool(self.view.node(nid).replicas) or self._cpu[nid] > 0 or self._memory[nid] > 0
 
 
 def source_latency(view: ClusterView, app: AppView, nid: str) -> float:
@@ -97,15 +51,6 @@ def source_latency(view: ClusterView, app: AppView, nid: str) -> float:
         return 0.0
     total = sum(w for w, _ in weighted)
     return sum(w * view.latency(src, nid) for w, src in weighted) / total
-
-
-def _least_allocated(t: _Tentative, comp: Component, nid: str) -> float:
-    """kube-scheduler NodeResourcesLeastAllocated: mean of free-after/capacity × 100."""
-    node = t.view.node(nid)
-    terms = [(t.free_cpu(nid) - comp.cpu) / node.cores * 100.0]
-    if node.memory > 0:
-        terms.append((t.free_memory(nid) - comp.memory) / node.memory * 100.0)
-    return sum(terms) / len(terms)
 
 
 def _argmin(nids: list[str], key: Callable[[str], tuple[float, ...]]) -> str | None:
@@ -134,7 +79,7 @@ class _Baseline:
         Returns:
             ``{component: [node, ...]}``; components that fit nowhere are left out.
         """
-        t = _Tentative(view)
+        t = Reservations(view)
         placement: Placement = {}
         for cid in app.order():
             comp = app.component(cid)
@@ -144,7 +89,7 @@ class _Baseline:
         return placement
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         raise NotImplementedError
 
@@ -153,7 +98,7 @@ class _Baseline:
 
 
 def _place_replicas(
-    comp: Component, t: _Tentative, choose: Callable[[Component], str | None]
+    comp: Component, t: Reservations, choose: Callable[[Component], str | None]
 ) -> list[str]:
     """Choose and reserve up to ``replicas_min`` nodes for ``comp``; stop at the first miss."""
     nodes: list[str] = []
@@ -186,7 +131,7 @@ class RandomPolicy(_Seeded):
     name = "random"
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         nodes = t.feasible(comp)
         return nodes[int(self._rng.integers(len(nodes)))] if nodes else None
@@ -205,7 +150,7 @@ class RoundRobin(_Baseline):
         self._last = None
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         order = list(t.view.nodes)
         last = self._last
@@ -223,7 +168,7 @@ class FirstFit(_Baseline):
     name = "first-fit"
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         return next(iter(t.feasible(comp)), None)
 
@@ -234,7 +179,7 @@ class BestFit(_Baseline):
     name = "best-fit"
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         return _argmin(t.feasible(comp), lambda n: (t.free_cpu(n) - comp.cpu,))
 
@@ -245,7 +190,7 @@ class LatencyGreedy(_Baseline):
     name = "latency-greedy"
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         view = t.view
         live = view.placements.get(app.id, {})
@@ -265,7 +210,7 @@ class CostGreedy(_Baseline):
     name = "cost-greedy"
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
         def cost(nid: str) -> float:
             price = t.view.node(nid).price
@@ -281,9 +226,9 @@ class K8sDefault(_Seeded):
     name = "k8s-default"
 
     def _choose(
-        self, comp: Component, app: AppView, t: _Tentative, placement: Placement
+        self, comp: Component, app: AppView, t: Reservations, placement: Placement
     ) -> str | None:
-        return _reservoir_best(t.feasible(comp), lambda n: _least_allocated(t, comp, n), self._rng)
+        return _reservoir_best(t.feasible(comp), lambda n: t.least_allocated(comp, n), self._rng)
 
 
 def _reservoir_best(
@@ -318,7 +263,7 @@ class TwoLevel(_Baseline):
 
     def place(self, app: AppView, view: ClusterView) -> Placement:
         """Place ``app`` in one cluster when one can hold it all, else cluster by cluster."""
-        t = _Tentative(view)
+        t = Reservations(view)
         entry = app.component(app.entry)
         for cluster in sorted(view.clusters, key=lambda c: -_cluster_score(t, app, entry, c)):
             placement = self._fill(app, t.copy(), cluster)
@@ -326,7 +271,7 @@ class TwoLevel(_Baseline):
                 return placement
         return self._fill(app, t, None)
 
-    def _fill(self, app: AppView, t: _Tentative, cluster: str | None) -> Placement:
+    def _fill(self, app: AppView, t: Reservations, cluster: str | None) -> Placement:
         """Place every component inside ``cluster``, or (``None``) each in its best cluster."""
 
         def choose(comp: Component) -> str | None:
@@ -345,7 +290,7 @@ def _cluster_nodes(view: ClusterView, cluster: str) -> list[str]:
     return [n for n in view.clusters.get(cluster, ()) if n in view.nodes]
 
 
-def _cluster_score(t: _Tentative, app: AppView, comp: Component, cluster: str) -> float:
+def _cluster_score(t: Reservations, app: AppView, comp: Component, cluster: str) -> float:
     view = t.view
     nids = _cluster_nodes(view, cluster)
     cores = sum(view.node(n).cores for n in nids if view.node(n).up)
@@ -357,16 +302,16 @@ def _cluster_score(t: _Tentative, app: AppView, comp: Component, cluster: str) -
     return share - latency / TWO_LEVEL_LATENCY_SCALE
 
 
-def _best_cluster(t: _Tentative, app: AppView, comp: Component) -> str | None:
+def _best_cluster(t: Reservations, app: AppView, comp: Component) -> str | None:
     hosts = [c for c in t.view.clusters if t.feasible(comp, _cluster_nodes(t.view, c))]
     return max(hosts, key=lambda c: _cluster_score(t, app, comp, c), default=None)
 
 
-def _node_in(t: _Tentative, comp: Component, cluster: str | None) -> str | None:
+def _node_in(t: Reservations, comp: Component, cluster: str | None) -> str | None:
     if cluster is None:
         return None
     nids = t.feasible(comp, _cluster_nodes(t.view, cluster))
-    return max(nids, key=lambda n: _least_allocated(t, comp, n), default=None)
+    return max(nids, key=lambda n: t.least_allocated(comp, n), default=None)
 
 
 def _complete(app: AppView, placement: Placement) -> bool:

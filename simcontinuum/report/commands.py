@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from simcontinuum.argtypes import add_command
+
 EPILOG = """\
 examples:
   simcontinuum run scenarios/smart-city.yaml --out out/city
@@ -21,14 +23,14 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Add the ``report`` command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "report",
         help="write a self-contained HTML report of saved results",
         description="Write one self-contained HTML file (figures embedded, no JavaScript, "
         "nothing loaded from elsewhere) for a results folder written by 'run --out', or a "
         "bench report for a sweep table (.csv/.parquet: one row per policy, scenario, seed).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("results", metavar="RESULTS", help="results folder, or a sweep table file")
     p.add_argument(
@@ -66,7 +68,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         results = Results.load(src)
         scenario = None
         if args.scenario:
-            from simcontinuum import load
+            from simcontinuum.scenario import load_scenario as load
 
             scenario = load(args.scenario, seed=results.meta.get("seed"))
         out = Path(args.output) if args.output else src / "report.html"

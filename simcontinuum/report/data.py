@@ -187,7 +187,7 @@ def _scenario_of(results: Results) -> tuple[Scenario | None, str]:
     if not path:
         return None, "SLO lines omitted: the run does not name its scenario file."
     try:
-        from simcontinuum import load
+        from simcontinuum.scenario import load_scenario as load
 
         sc = load(path, seed=results.meta.get("seed"))
     except (OSError, SimContinuumError) as exc:

@@ -39,13 +39,19 @@ MAX_TOTAL_CORES = 20_000_000  # one server slot per core is kept in memory
 Source = str | os.PathLike[str] | Mapping[str, Any]
 
 
-def scenario_digest(doc: Mapping[str, Any]) -> str:
-    """The sha256 (hex) of the document's canonical JSON: sorted keys, no spaces, UTF-8.
+def scenario_digest(doc: Mapping[str, Any], files: Mapping[str, str] | None = None) -> str:
+    """The sha256 (hex) of the document's canonical JSON (sorted keys, no spaces, UTF-8) and
+    of every file the scenario reads (``files``: path as named -> sha256 of the content, e.g.
+    arrival traces), so editing a trace changes the digest like editing the YAML does.
 
-    Two documents that differ only in key order or YAML formatting have the same digest.
+    Two documents that differ only in key order or YAML formatting have the same digest; a
+    scenario that reads no file has the digest of its document alone.
 
     >>> scenario_digest({"b": 1, "a": [1, 2]}) == scenario_digest({"a": [1, 2], "b": 1})
     True
+    >>> doc = {"a": 1}
+    >>> scenario_digest(doc, {"t.csv": "00"}) == scenario_digest(doc, {"t.csv": "01"})
+    False
 
     Raises:
         ScenarioError: the document is nested too deeply to be a scenario.
@@ -58,7 +64,13 @@ def scenario_digest(doc: Mapping[str, Any]) -> str:
         ensure_ascii=False,
         default=str,
     )
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    if not files:
+        return digest
+    h = hashlib.sha256(f"scenario\0{digest}\0".encode())
+    for name, content in sorted(files.items()):
+        h.update(f"file\0{name}\0{content}\0".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def _canonical(value: object) -> object:
@@ -179,7 +191,12 @@ def _load_doc(
     for text in implausible(sdoc, doc):
         warnings.warn(ScenarioWarning(f"{source or name}: {text}"), stacklevel=4)
     return build.scenario(
-        sdoc, exp, traces, name=name, source_path=source, digest=scenario_digest(doc)
+        sdoc,
+        exp,
+        traces,
+        name=name,
+        source_path=source,
+        digest=scenario_digest(doc, traces.digests()),
     )
 
 

@@ -7,12 +7,15 @@ node. Paths are relative to the scenario file's folder (or the working folder wh
 scenario did not come from a file).
 
 A :class:`TraceReader` belongs to one load: it reads each file once and remembers the rows or
-the problem, so a file shared by many sources costs one read. It holds no global state.
+the problem, so a file shared by many sources costs one read, and the sha256 of every file it
+read (:meth:`TraceReader.digests`), which goes into the scenario's digest: editing a trace is
+editing the scenario. It holds no global state.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -82,6 +85,7 @@ class TraceReader:
 
     base_dir: str
     _cache: dict[str, list[TraceRow] | TraceError] = field(default_factory=dict)
+    _hashes: dict[str, str] = field(default_factory=dict)  # path as named -> sha256
 
     def resolve(self, path: str) -> str:
         """The absolute path of a trace named in the scenario."""
@@ -96,7 +100,7 @@ class TraceReader:
         full = self.resolve(path)
         if full not in self._cache:
             try:
-                self._cache[full] = self._read(path, full)
+                self._cache[full] = self._read(path, full, self._hashes)
             except TraceError as err:
                 self._cache[full] = err
         cached = self._cache[full]
@@ -114,13 +118,21 @@ class TraceReader:
             )
         )
 
+    def digests(self) -> dict[str, str]:
+        """The sha256 (hex) of every trace file read so far, by its path as the scenario names
+        it (so a scenario moved together with its traces keeps its digest)."""
+        return dict(sorted(self._hashes.items()))
+
     @staticmethod
-    def _read(path: str, full: str) -> list[TraceRow]:
+    def _read(path: str, full: str, hashes: dict[str, str]) -> list[TraceRow]:
         try:
             if os.path.getsize(full) > MAX_TRACE_BYTES:
                 raise TraceError(f"trace file '{path}' is larger than 256 MiB")
-            with open(full, encoding="utf-8", newline="") as fh:
-                lines = fh.read().splitlines()
+            with open(full, "rb") as fh:
+                data = fh.read()
+            hashes[path] = hashlib.sha256(data).hexdigest()
+            # newline="" semantics of the csv module: only line ends split lines
+            lines = data.decode("utf-8").splitlines()
         except FileNotFoundError:
             raise TraceError(f"trace file '{path}' not found (looked for {full})") from None
         except UnicodeDecodeError:

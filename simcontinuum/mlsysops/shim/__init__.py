@@ -2,7 +2,8 @@
 
 :func:`shim_modules` puts the stand-in package :mod:`simcontinuum.mlsysops.shim.mlsysops` into
 ``sys.modules`` under the names ``mlsysops``, ``mlsysops.logger_util`` and
-``mlsysops.utilities`` for the duration of a ``with`` block (importing a policy file, calling
+``mlsysops.utilities`` (and the ``mlstelemetry`` stand-in) for the duration of a ``with``
+block (importing a policy file, calling
 ``initialize``/``analyze``/``plan``), and restores exactly what was there before when the block
 ends, however it ends. A real ``mlsysops`` installed or imported elsewhere in the process is
 therefore never shadowed outside those blocks, and nothing of the shim is left behind.
@@ -18,18 +19,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-SHIM_NAMES = ("mlsysops", "mlsysops.logger_util", "mlsysops.utilities")
+SHIM_NAMES = ("mlsysops", "mlsysops.logger_util", "mlsysops.utilities", "mlstelemetry")
 
 
 def _shim_modules() -> dict[str, ModuleType]:
+    from simcontinuum.mlsysops.shim import mlstelemetry
     from simcontinuum.mlsysops.shim import mlsysops as pkg
     from simcontinuum.mlsysops.shim.mlsysops import logger_util, utilities
 
-    return {"mlsysops": pkg, "mlsysops.logger_util": logger_util, "mlsysops.utilities": utilities}
+    return {
+        "mlsysops": pkg,
+        "mlsysops.logger_util": logger_util,
+        "mlsysops.utilities": utilities,
+        "mlstelemetry": mlstelemetry,
+    }
 
 
 def _is_mlsysops(name: str) -> bool:
-    return name == "mlsysops" or name.startswith("mlsysops.")
+    top = name.split(".", 1)[0]
+    return top in ("mlsysops", "mlstelemetry")
 
 
 @contextmanager

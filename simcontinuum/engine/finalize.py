@@ -2,10 +2,17 @@
 horizon (requests in flight become ``incomplete``; live replicas and node activity are billed
 up to the horizon; energy is integrated from each node's busy time).
 
+This is the engine's last phase (``Simulation.finish``); it is the only reader of the
+engine's request buffers besides :class:`~simcontinuum.engine.traffic.EndedCursor`. What it
+builds is plain :class:`~simcontinuum.results.Results`; scoring them is
+:mod:`simcontinuum.metrics`' job.
+
 Cost rows (one per node and item, plus one per billable link): ``item`` is ``node_hours``
 (``per_hour`` × hours billed: the whole horizon for ``always``, hours hosting a replica for
 ``when_active``), ``core_hours`` (requested cores × hours, × ``per_core_hour``), ``energy``
 (kWh × ``scoring.energy_price_per_kwh``) or ``egress`` (GB over a billable link × its price).
+The amounts come from :meth:`~simcontinuum.engine.compute.Usage.items` — the one billing
+formula, which :meth:`Simulation.bill` sums during the run.
 """
 
 from __future__ import annotations
@@ -16,14 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simcontinuum._version import __version__
+from simcontinuum.engine import simpy_compat
 from simcontinuum.engine.buffers import copy_of
-from simcontinuum.engine.traffic import STATUS_NAMES
-from simcontinuum.metrics.recorder import (
+from simcontinuum.engine.recorder import (
     ACTION_COLUMNS,
     EVENT_COLUMNS,
     REPLICA_COLUMNS,
+    STATUS_NAMES,
     Recorder,
+    RequestStatus,
 )
+from simcontinuum.engine.steps import empty_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,15 +43,15 @@ if TYPE_CHECKING:
     from simcontinuum.results import Results
 
 COST_COLUMNS = ("node", "tier", "cluster", "item", "quantity", "unit", "cost", "energy_kwh")
+_OK = RequestStatus.OK
+_INCOMPLETE = RequestStatus.INCOMPLETE
 
 
 def build_results(sim: Simulation, wall_s: float) -> Results:
     """Everything a run produced, as :class:`~simcontinuum.results.Results`."""
-
-    from simcontinuum import __version__
     from simcontinuum.results import Results
 
-    horizon = sim.env.now if sim.interrupted else sim.scenario.duration
+    horizon = sim.closes_at
     for node in sim.nodes:
         for rep in list(node.replicas):
             sim.recorder.replica(rep)
@@ -58,8 +69,7 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         "status": "interrupted" if sim.interrupted else "complete",
         "interrupted_by": signal.Signals(sim.interrupted_by).name if sim.interrupted_by else None,
         "wall_s": wall_s,
-        # SimPy numbers every scheduled event: the next number is how many there were
-        "events": next(sim.env._eid),
+        "events": simpy_compat.event_count(sim.env),
         "migrations": sim.migrations,
         "policy_calls": sim.control.calls,
         "policy_errors": sim.control.errors,
@@ -81,6 +91,7 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         cost=_cost(sim, horizon),
         events=Recorder.frame(sim.recorder.events, EVENT_COLUMNS),
         meta=meta,
+        steps=sim.traffic.steps.frame(sim, horizon) if sim.traffic.steps else empty_steps(),
     )
 
 
@@ -94,7 +105,7 @@ def _requests(sim: Simulation, horizon: float) -> pd.DataFrame:
     t0 = copy_of(tr.t0, np.float64, 0, n)
     src = copy_of(tr.src, np.int64, 0, n)
     end = np.full(n, np.nan)
-    status = np.full(n, 3, dtype=np.int8)  # incomplete unless it ended
+    status = np.full(n, _INCOMPLETE, dtype=np.int8)  # unless it ended
     lb = np.full(n, np.nan)
     m = min(len(tr.e_rid), len(tr.e_t), len(tr.e_status), len(tr.e_lb))
     if m:
@@ -105,9 +116,9 @@ def _requests(sim: Simulation, horizon: float) -> pd.DataFrame:
         status[rid] = copy_of(tr.e_status, np.int8, 0, m)[whole]
         lb[rid] = copy_of(tr.e_lb, np.float64, 0, m)[whole]
     late = end > horizon  # answered after the horizon: still in flight then
-    status[late] = 3
-    end[status == 3] = np.nan
-    lb[status != 0] = np.nan
+    status[late] = _INCOMPLETE
+    end[status == _INCOMPLETE] = np.nan
+    lb[status != _OK] = np.nan
     sources = sim.scenario.sources
     app_idx = sim.source_app_index[src] if n else np.empty(0, dtype=np.int64)
     apps = [a.app for a in sim.apps]
@@ -118,12 +129,12 @@ def _requests(sim: Simulation, horizon: float) -> pd.DataFrame:
     latency = end - t0
     has_slo = ~np.isnan(target)
     violated = pd.array(latency > target, dtype="boolean")
-    violated[(status != 0) | ~has_slo] = pd.NA
+    violated[(status != _OK) | ~has_slo] = pd.NA
     node_names = list(dict.fromkeys(s.node for s in sources))
     node_code = np.array([node_names.index(s.node) for s in sources], dtype=np.int64)
     reasons: list[str | None] = [None] * n
     for rid_, why in tr.reasons.items():
-        if status[rid_] != 3:
+        if status[rid_] != _INCOMPLETE:
             reasons[rid_] = why
     return pd.DataFrame(
         {
@@ -154,23 +165,10 @@ def _cost(sim: Simulation, horizon: float) -> pd.DataFrame:
     for node in sim.nodes:
         n = node.node
         key = (n.id, n.tier, n.cluster)
-        hours, core_seconds, _up, kwh = node.usage(horizon)
-        rows.append((*key, "node_hours", hours, "h", hours * n.price.per_hour, 0.0))
-        rows.append(
-            (
-                *key,
-                "core_hours",
-                core_seconds / 3600.0,
-                "core*h",
-                core_seconds / 3600.0 * n.price.per_core_hour,
-                0.0,
-            )
-        )
-        rows.append((*key, "energy", kwh, "kWh", kwh * energy_price, kwh))
-    for (a, b), nbytes in sorted(sim.traffic.egress_bytes.items()):
-        gb = nbytes / 1e9
-        price = sim.network.link(a, b).egress_price_per_gb
-        rows.append((f"{a}|{b}", "network", "network", "egress", gb, "GB", gb * price, 0.0))
+        for item in node.usage(horizon).items(n, energy_price):
+            rows.append((*key, *item))
+    for (a, b), gb, cost in sim.egress_bill():
+        rows.append((f"{a}|{b}", "network", "network", "egress", gb, "GB", cost, 0.0))
     df = pd.DataFrame.from_records(rows, columns=list(COST_COLUMNS))
     if len(df):
         df = df.groupby(["node", "tier", "cluster", "item", "unit"], as_index=False, sort=False)[

@@ -1,0 +1,351 @@
+"""CLI: ``simcontinuum serve`` (the organizer) and ``submit``/``status`` (the teams).
+
+Cheap to import: the server's dependencies (Starlette, uvicorn, SQLAlchemy) are imported
+inside the handlers, and their absence is one line naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from simcontinuum.argtypes import positive_int
+
+TOKEN_ENV = "SIMCONTINUUM_TOKEN"
+
+SERVE_EXAMPLES = """\
+examples:
+  export SIMCONTINUUM_COMPETITION_SECRET=$(python -c 'import secrets; print(secrets.token_hex(32))')
+  simcontinuum serve competition.yaml --create           # prints the organizer token once
+  simcontinuum serve competition.yaml --add-team alpha   # prints alpha's token once
+  simcontinuum serve competition.yaml --open public
+  simcontinuum serve competition.yaml --port 8000        # the server (Ctrl-C stops it)
+  simcontinuum serve competition.yaml --executor dask --address tcp://10.0.0.5:8786
+  simcontinuum serve competition.yaml --close private && \\
+      simcontinuum serve competition.yaml --reveal private
+  simcontinuum serve competition.yaml --db postgresql+psycopg://cup@db.local/cup --create
+
+See docs/competition.md for competition.yaml and the organizer's day.
+"""
+
+SUBMIT_EXAMPLES = """\
+examples:
+  simcontinuum submit my_policy.py --server http://127.0.0.1:8000 --token team_...
+  export SIMCONTINUUM_TOKEN=team_...   # then --token is not needed (and not in your history)
+  simcontinuum submit my_policy.py --server https://cup.example.org --wait
+"""
+
+STATUS_EXAMPLES = """\
+examples:
+  simcontinuum status --server http://127.0.0.1:8000 --token team_...
+  simcontinuum status --server http://127.0.0.1:8000 --json
+"""
+
+
+def register(sub: Any) -> None:
+    """Add ``serve``, ``submit`` and ``status`` to the CLI."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "serve",
+        help="run a competition server (or create it, add teams, open/close/reveal phases)",
+        description="Run the competition described by FILE: a web leaderboard, uploads from "
+        "teams, evaluations on a process pool or a Dask cluster. With an organizer option "
+        "(--create, --add-team, --open, --close, --reveal) it changes the competition's "
+        "database and exits instead.",
+        epilog=SERVE_EXAMPLES,
+        formatter_class=fmt,
+    )
+    p.add_argument("competition", metavar="FILE", help="competition.yaml")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: 'database:' of FILE, "
+        "a SQLite file); e.g. postgresql+psycopg://user@host/db",
+    )
+    act = p.add_mutually_exclusive_group()
+    act.add_argument(
+        "--create",
+        action="store_true",
+        help="make the database and print the organizer token (once)",
+    )
+    act.add_argument("--add-team", metavar="NAME", help="add a team and print its token (once)")
+    act.add_argument("--open", metavar="PHASE", help="open a phase for submissions")
+    act.add_argument("--close", metavar="PHASE", help="close a phase (queued jobs still run)")
+    act.add_argument("--reveal", metavar="PHASE", help="show a closed private phase's board")
+    act.add_argument("--show", action="store_true", help="print phases, teams and the queue")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; put HTTPS in a reverse proxy in front)",
+    )
+    p.add_argument("--port", type=positive_int, default=8000, help="port (default: 8000)")
+    p.add_argument(
+        "--workers", type=positive_int, help="evaluations at once (default: 'workers:' of FILE)"
+    )
+    p.add_argument(
+        "--executor",
+        choices=("process", "dask", "inline"),
+        default="process",
+        help="where evaluations run (default: process, a local pool)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor dask: the scheduler (default: a local Dask cluster)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="run policies without isolation "
+        "where bubblewrap cannot run (never for untrusted code)",
+    )
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser(
+        "submit",
+        help="upload a policy file to a competition server",
+        description="Upload POLICY (a .py file defining one class with place()) to the "
+        "competition server; prints the queue position.",
+        epilog=SUBMIT_EXAMPLES,
+        formatter_class=fmt,
+    )
+    p.add_argument("policy", metavar="POLICY", help="the policy file (.py)")
+    _client_args(p)
+    p.add_argument(
+        "--wait", action="store_true", help="wait until it is evaluated, then print the result"
+    )
+    p.set_defaults(handler=cmd_submit)
+
+    p = sub.add_parser(
+        "status",
+        help="your team's submissions on a competition server",
+        description="Every submission of the token's team: state, queue position, score "
+        "(public phases), failure reason.",
+        epilog=STATUS_EXAMPLES,
+        formatter_class=fmt,
+    )
+    _client_args(p)
+    p.add_argument("--json", action="store_true", help="print the server's answer as JSON")
+    p.set_defaults(handler=cmd_status)
+
+
+def _client_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", required=True, metavar="URL", help="e.g. http://127.0.0.1:8000")
+    p.add_argument("--token", metavar="T", help=f"your team token (default: ${TOKEN_ENV})")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+def _imports() -> bool:
+    try:
+        import jinja2  # noqa: F401
+        import sqlalchemy  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        from simcontinuum.serve import SERVE_HINT
+
+        _err(f"error: the competition server needs {exc.name}; {SERVE_HINT}")
+        return False
+    return True
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``simcontinuum serve FILE``"""
+    if not _imports():
+        return 1
+    from simcontinuum.boundary import IsolationError
+    from simcontinuum.errors import ScenarioError
+    from simcontinuum.serve.config import CompetitionError, load_competition
+    from simcontinuum.serve.store import Store
+
+    try:
+        comp = load_competition(args.competition)
+        store = Store(comp.database_url(args.db), comp)
+        return _serve(args, comp, store)
+    except (CompetitionError, ScenarioError) as exc:
+        _err(f"error: {exc}")
+        return 2
+    except IsolationError as exc:
+        _err(f"error: {exc}; or start with --insecure (never for untrusted submissions)")
+        return 1
+
+
+def _serve(args: argparse.Namespace, comp: Any, store: Any) -> int:
+    from simcontinuum.serve.store import _safe
+
+    try:
+        if args.create:
+            token = store.create()
+            print(f"created the competition '{comp.spec.name}' in {_safe(store.url)}")
+            print(f"organizer token (shown once; keep it secret): {token}")
+            return 0
+        if args.add_team:
+            token = store.add_team(args.add_team)
+            print(f"team {args.add_team} added; its token (shown once): {token}")
+            return 0
+        for action in ("open", "close", "reveal"):
+            name = getattr(args, action)
+            if name:
+                print(store.set_phase(name, action))
+                return 0
+        store.require()
+        store.sync_phases()
+        if args.show:
+            return _show(store)
+        return _run_server(args, comp, store)
+    finally:
+        store.close()
+
+
+def _show(store: Any) -> int:
+    for name, st in store.phase_states().items():
+        print(f"phase {name}: {st['state']}{' (revealed)' if st['revealed'] else ''}")
+    print("teams: " + (", ".join(t.name for t in store.teams()) or "none"))
+    print("queue: " + ", ".join(f"{k} {v}" for k, v in sorted(store.counts().items())))
+    return 0
+
+
+def _run_server(args: argparse.Namespace, comp: Any, store: Any) -> int:
+    import logging
+
+    import uvicorn
+
+    from simcontinuum.experiment.executors import ExecutorError
+    from simcontinuum.serve.app import create_app
+    from simcontinuum.serve.dispatch import Dispatcher
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    comp.secret()  # a missing secret stops here, before the server listens
+    dispatcher = Dispatcher(
+        store,
+        comp,
+        kind=args.executor,
+        workers=args.workers or comp.spec.workers,
+        address=args.address,
+        isolation_mode="insecure" if args.insecure else None,
+    )
+    if dispatcher.isolation.mode == "none":
+        _err(
+            "warning: policies run WITHOUT isolation (bubblewrap is missing or does not work "
+            f"here{': ' + dispatcher.isolation.detail if dispatcher.isolation.detail else ''}); "
+            "never do this with untrusted submissions"
+        )
+    app = create_app(comp, store, dispatcher)
+    _err(f"serving '{comp.spec.name}' on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=args.log_level == "debug",
+        )
+    except ExecutorError as exc:
+        _err(f"error: {exc}")
+        return 1
+    return 0
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if not token:
+        _err(
+            f"error: give --token T (or set {TOKEN_ENV}); the organizer printed it when "
+            "adding your team"
+        )
+    return token
+
+
+def _client_exit(exc: Any) -> int:
+    _err(f"error: {exc}")
+    return 2 if 400 <= exc.status < 500 else 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """``simcontinuum submit POLICY --server URL --token T``"""
+    from simcontinuum.serve import client
+
+    token = _token(args)
+    if not token:
+        return 2
+    if not args.policy.endswith(".py"):
+        _err(f"error: {args.policy}: give the policy's .py file")
+        return 2
+    try:
+        answer = client.submit(args.policy, args.server, token)
+    except client.ClientError as exc:
+        return _client_exit(exc)
+    phases = ", ".join(answer.get("phases", []))
+    print(
+        f"queued: submission {answer['submission']} of team {answer.get('team')} on {phases}; "
+        f"position {answer.get('position')} in the queue"
+    )
+    if not args.wait:
+        return 0
+    return _wait(args.server, token, set(answer.get("jobs", [])))
+
+
+def _wait(server: str, token: str, job_ids: set[int]) -> int:
+    import time
+
+    from simcontinuum.serve import client
+
+    while True:
+        try:
+            jobs = [j for j in client.status(server, token)["jobs"] if j["job"] in job_ids]
+        except client.ClientError as exc:
+            return _client_exit(exc)
+        if jobs and all(j["state"] in ("scored", "failed") for j in jobs):
+            break
+        time.sleep(1.0)
+    for j in jobs:
+        score = (
+            "hidden until revealed"
+            if j["score"] is None and j["state"] == "scored"
+            else (f"{j['score']:.4g}" if j["score"] is not None else "—")
+        )
+        print(
+            f"{j['phase']}: {j['state']}, score {score}"
+            + (f" — {j['reason']}" if j["reason"] else "")
+        )
+    return 0 if all(j["state"] == "scored" for j in jobs) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """``simcontinuum status --server URL --token T``"""
+    import json
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from simcontinuum.serve import client
+
+    token = _token(args)
+    if not token:
+        return 2
+    try:
+        answer = client.status(args.server, token)
+    except client.ClientError as exc:
+        return _client_exit(exc)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    table = Table(title=f"team {answer['team']}", header_style="bold")
+    for col in ("submission", "file", "phase", "state", "score", "reason"):
+        table.add_column(col)
+    for j in answer["jobs"]:
+        state = j["state"] + (f" (position {j['position']})" if j["state"] == "queued" else "")
+        score = "—" if j["score"] is None else f"{j['score']:.4g}"
+        cells = (str(j["submission"]), j["filename"], j["phase"], state, score, j["reason"] or "")
+        table.add_row(*(escape(c) for c in cells))  # team-controlled text is never markup
+    Console(highlight=False).print(table)
+    return 0

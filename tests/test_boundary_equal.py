@@ -1,0 +1,113 @@
+"""Results through the boundary equal in-process results: every built-in policy on every
+shipped scenario (shortened horizons), the MLSysOps policy file, and a policy written in awk.
+
+The worker is isolated with bubblewrap where it works here, else it runs unsandboxed: the
+protocol, not the sandbox, is what could change results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simcontinuum.boundary import Isolation, Submission, probe
+from simcontinuum.boundary.local import isolated_policy, program_for
+from simcontinuum.boundary.proxy import RemotePolicy
+from simcontinuum.engine.simulation import Simulation
+from simcontinuum.model import Scenario
+from simcontinuum.policy.registry import available_policies, load_policy
+from simcontinuum.results import Results
+from simcontinuum.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("requests", "actions", "replicas", "telemetry", "cost")
+# short horizons: arrivals, a few control rounds; smart-city's node failure is moved to 8 s
+# (back up at 16 s) so that on_event and failover cross the boundary too
+HORIZON = {"quickstart": 20.0, "hackathon": 20.0, "smart-city": 24.0}
+
+
+@pytest.fixture(scope="module")
+def iso() -> Isolation:
+    return probe(insecure=True)
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> dict[str, Scenario]:
+    out = {}
+    for name, horizon in HORIZON.items():
+        sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        failures = tuple(replace(f, at=8.0, duration=8.0) for f in sc.failures)
+        out[name] = replace(sc, duration=min(sc.duration, horizon), failures=failures)
+    return out
+
+
+def same_summary(a: Results, b: Results) -> bool:
+    """Equal summaries (NaN equals NaN: a run without finished requests has no latency)."""
+    return json.dumps(a.summary(), sort_keys=True) == json.dumps(b.summary(), sort_keys=True)
+
+
+def assert_same(a: Results, b: Results, what: str) -> None:
+    for table in TABLES:
+        left, right = getattr(a, table), getattr(b, table)
+        pd.testing.assert_frame_equal(left, right, obj=f"{what}: {table}")
+    assert same_summary(a, b), what
+    assert a.meta["policy"] == b.meta["policy"] and b.meta["policy_errors"] == 0, what
+
+
+@pytest.mark.parametrize("name", sorted(available_policies()))
+def test_every_builtin_policy_gives_the_same_tables(
+    name: str, iso: Isolation, scenarios: dict[str, Scenario]
+) -> None:
+    with Submission(program_for(name, iso), iso) as sub:  # one worker for every scenario
+        for label, sc in scenarios.items():
+            here = Simulation(sc, load_policy(name), seed=7).run()
+            there = Simulation(sc, RemotePolicy(sub, sc.control.policy_timeout), seed=7).run()
+            assert_same(here, there, f"{name} on {label}")
+
+
+def test_mlsysops_policy_file_gives_the_same_tables(iso: Isolation) -> None:
+    from simcontinuum.mlsysops import scenario_from_args
+
+    hack = ROOT / "scenarios" / "mlsysops-hackathon"
+    sc = scenario_from_args(str(hack / "descriptions"), str(hack / "overlay.yaml"))
+    sc = replace(sc, duration=40.0)
+    spec = str(hack / "policy-latencyMover.py")
+    here = Simulation(sc, load_policy(spec), seed=2).run()
+    with isolated_policy(spec, sc, isolation=iso) as policy:
+        there = Simulation(sc, policy, seed=2).run()
+    assert_same(here, there, "policy-latencyMover.py")
+    assert (there.actions["call"] == "plan").any()  # its plans crossed and were executed
+
+
+def test_a_policy_in_awk_places_as_first_fit(
+    iso: Isolation, scenarios: dict[str, Scenario]
+) -> None:
+    for label, sc in scenarios.items():
+        here = Simulation(sc, load_policy("first-fit"), seed=1).run()
+        with isolated_policy(
+            str(ROOT / "examples" / "policies" / "awk-first-fit"), sc, isolation=iso
+        ) as policy:
+            there = Simulation(sc, policy, seed=1).run()
+        assert there.meta["policy"] == "awk-first-fit"
+        assert same_summary(here, there), label
+        pd.testing.assert_frame_equal(here.requests, there.requests)
+
+
+def test_decision_time_is_the_round_trip_measured_here(
+    iso: Isolation, scenarios: dict[str, Scenario]
+) -> None:
+    """With charge_decision_time the engine charges what it measured around the call: the
+    worker cannot make its decisions look free (its clock is not the one that counts)."""
+    code = ROOT / "tests" / "_slow_policy.py"
+    sc = scenarios["quickstart"]
+    sc = replace(sc, control=replace(sc.control, charge_decision_time=True, policy_timeout=5.0))
+    with isolated_policy(f"{code}:Slow", sc, isolation=iso) as policy:
+        res = Simulation(sc, policy, seed=1).run()
+    assert res.meta["decision_s"] >= 0.2  # two place calls of >= 0.1 s each
+    deploys = res.actions[res.actions["kind"] == "deploy"]
+    # each placement took effect only after its (charged) round trip
+    assert len(deploys) > 0 and (deploys["time_s"] >= 0.1).all()
