@@ -21,10 +21,10 @@ BENCH_EPILOG = """\
 examples:
   simcontinuum bench --policies first-fit k8s-default latency-greedy \\
       --scenarios scenarios/quickstart.yaml --seeds 10 --jobs 2 --out out/bench
-  simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios challenge/public \\
-      --seeds 5 --baseline first-fit --out out/mine
-  simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios scenarios/ \
-      --seeds 3 --isolate --out out/isolated          # as the leaderboard runs them
+  simcontinuum bench --policies first-fit examples/my_policy.py:NearestWithRoom \\
+      --scenarios challenge/public --seeds 5 --baseline first-fit --out out/mine
+  simcontinuum bench --policies first-fit examples/my_policy.py:NearestWithRoom \\
+      --scenarios scenarios/ --seeds 3 --isolate --out out/isolated  # as the leaderboard runs them
   simcontinuum bench ... --executor dask                              # a local Dask cluster
   simcontinuum bench ... --executor dask --address tcp://10.0.0.5:8786   # an existing one
 
