@@ -194,3 +194,35 @@ def test_decisions_of_a_saved_run_round_trip(pol: Path, tmp_path: Path) -> None:
     d = decisions(again.actions, again.meta)
     assert (d.errors, d.rejected) == (2, 3)
     assert d.first_error is not None and "helper" in d.first_error
+
+
+def test_latest_equals_the_pivot_of_the_delivered_window() -> None:
+    """The incremental index answers as a pandas pivot of the delivered samples would."""
+    import pandas as pd
+
+    checked = []
+
+    class Compare:
+        def place(self, app, view):  # type: ignore[no-untyped-def]
+            return {"detector": ["group1-node1"], "classifier": ["group1-node2"]}
+
+        def plan(self, view, telemetry):  # type: ignore[no-untyped-def]
+            table = telemetry.latest()
+            df = telemetry.window(10 * 5.0)
+            df = df.sort_values("time_s").groupby(["kind", "id", "metric"], sort=False).tail(1)
+            wide = df.pivot_table(
+                index=["kind", "id"], columns="metric", values="value", aggfunc="last"
+            )
+            wide["time_s"] = df.groupby(["kind", "id"])["time_s"].max()
+            want = wide.reset_index()
+            want.columns.name = None
+            got = table.frame()
+            pd.testing.assert_frame_equal(got, want, check_dtype=False)
+            rec = {(r["kind"], r["id"]): r for r in table.to_dict("records")}
+            assert rec[("node", "group1-node1")]["node_up"] == 1.0
+            assert table.get("node", "group1-node1")["node_up"] == 1.0
+            checked.append(view.now)
+            return []
+
+    simcontinuum.run(HACK, policy=Compare(), seed=2, strict=True)  # a failed assert stops it
+    assert len(checked) >= 25

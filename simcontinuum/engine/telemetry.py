@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simcontinuum.engine.buffers import copy_of, take
+from simcontinuum.engine.latest import LatestTable, NewestIndex, latest_table
 from simcontinuum.engine.metric_catalog import METRICS
 from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.traffic import EndedCursor
@@ -66,6 +67,7 @@ class TelemetrySampler:
         self._ended = EndedCursor(sim)  # requests count once they have ended
         self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
         self._last_comp_busy: dict[str, float] = {}
+        self.newest_index: NewestIndex | None = None  # built by the first read
         # what reads may name: a typo raises with a did-you-mean instead of reading None
         apps = sim.scenario.applications
         self.id_kinds: dict[str, str] = {n.id: "node" for n in sim.nodes}
@@ -252,21 +254,26 @@ class DeliveredTelemetry:
             }
         )
 
-    def latest(self) -> pd.DataFrame:
-        """The newest delivered value of every metric: one row per node/app, one column per
-        metric, plus ``time_s`` (when the newest sample of that row was taken)."""
+    def latest(self) -> LatestTable:
+        """The newest delivered value of every metric: one row per node/app/component, one
+        column per metric, plus ``time_s`` (when the newest sample of that row was taken),
+        over the last 10 telemetry intervals. A :class:`~simcontinuum.engine.latest.LatestTable`:
+        plain rows in microseconds, a DataFrame on demand (``.frame()``)."""
         span = 10 * (self._s.interval or 1.0)
-        df = self.window(span)
-        if df.empty:
-            import pandas as pd
+        return latest_table(self._index(), self.now, span)
 
-            return pd.DataFrame(columns=["kind", "id", "time_s"])
-        df = df.sort_values("time_s").groupby(["kind", "id", "metric"], sort=False).tail(1)
-        wide = df.pivot_table(
-            index=["kind", "id"], columns="metric", values="value", aggfunc="last"
-        )
-        wide["time_s"] = df.groupby(["kind", "id"])["time_s"].max()
-        return wide.reset_index()
+    def _index(self) -> NewestIndex:
+        """The sampler's incremental index, advanced to this view's ``now``; a view older
+        than the index gets a fresh index of its own (exact, slower)."""
+        s = self._s
+        index: NewestIndex | None = getattr(s, "newest_index", None)
+        if index is None or index.now > self.now:
+            fresh = NewestIndex()
+            if index is None:
+                s.newest_index = fresh
+            index = fresh
+        index.advance(s, self.now)
+        return index
 
     def value(self, metric: str, ident: str, default: float | None = None) -> float | None:
         """The newest delivered value of ``metric`` for ``ident``, or ``default``.
@@ -285,17 +292,20 @@ class DeliveredTelemetry:
                 names the closest known name.
         """
         self.check(metric, ident)
-        s = self._s
-        for i in range(len(s.time) - 1, -1, -1):
-            if s.metric[i] == metric and s.id[i] == ident and s.delivered[i] <= self.now:
-                v = s.value[i]
-                return default if math.isnan(v) else v
+        newest = self._index().newest
+        kinds = getattr(self._s, "metric_kinds", {})
+        for kind in (kinds[metric],) if metric in kinds else ("node", "app", "component"):
+            found = newest.get((kind, ident), {}).get(metric)
+            if found is not None:
+                return default if math.isnan(found[1]) else found[1]
         return default
 
     def check(self, metric: str, ident: str | None = None) -> None:
         """Raise :class:`~simcontinuum.errors.TelemetryError` unless ``metric`` (and
         ``ident``, when given) can ever be read in this scenario."""
         s = self._s
+        if not hasattr(s, "metric_kinds"):  # a stand-in without the scenario (the boundary)
+            return
         kind = s.metric_kinds.get(metric)
         if kind is None:
             raise TelemetryError(_unknown("metric", metric, s.metric_kinds, "simcontinuum metrics"))

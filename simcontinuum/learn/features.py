@@ -237,7 +237,7 @@ def telemetry_table(latest: Any) -> dict[tuple[str, str], dict[str, float]]:
         return {}
     metrics = [c for c in latest.columns if c not in ("kind", "id", "time_s")]
     out: dict[tuple[str, str], dict[str, float]] = {}
-    for rec in latest[["kind", "id", *metrics]].to_dict("records"):
+    for rec in latest.to_dict("records"):  # no column selection: LatestTable needs no pandas
         out[(str(rec["kind"]), str(rec["id"]))] = {m: rec[m] for m in metrics}
     return out
 
