@@ -100,10 +100,10 @@ def test_registered_with_gymnasium_and_reset_options() -> None:
 
     scenario = str(Path(__file__).resolve().parents[1] / "scenarios" / "hackathon.yaml")
     env = gym.make(env_module.ENV_ID, scenario=scenario)
-    obs, info = env.reset(seed=3, options={"duration": 40.0})
+    env.reset(seed=3, options={"duration": 40.0})
     steps, done, truncated = 0, False, False
     while not done:
-        obs, _, done, truncated, info = env.step(0)
+        _obs, _, done, truncated, info = env.step(0)
         assert truncated is False
         steps += 1
     assert info["time_s"] == 40.0 and steps == 3  # 10 s intervals after the first

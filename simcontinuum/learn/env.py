@@ -336,8 +336,6 @@ def bill(sim: Simulation, t: float) -> tuple[float, float]:
     return cost, kwh
 
 
-
-
 ENV_ID = "simcontinuum/Continuum-v0"
 
 
