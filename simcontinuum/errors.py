@@ -42,3 +42,8 @@ class PolicyTimeout(BaseException):
 
 class ResultsError(SimContinuumError):
     """A results directory is missing, partial or corrupt."""
+
+
+class TelemetryError(SimContinuumError, LookupError):
+    """A policy read telemetry with a metric name or id no run ever emits (a typo, most
+    often): the message names the closest known one."""

@@ -73,6 +73,8 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         "migrations": sim.migrations,
         "policy_calls": sim.control.calls,
         "policy_errors": sim.control.errors,
+        "policy_rejected": sim.control.rejected,
+        "policy_first_error": sim.control.first_error,
         "decision_s": sim.control.decision_seconds,
         "charge_decision_time": sim.scenario.control.charge_decision_time,
         "weights": dict(sim.scenario.scoring.weights),
