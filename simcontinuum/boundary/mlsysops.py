@@ -25,9 +25,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.boundary.channel import WorkerTimeout
 from simcontinuum.boundary.isolation import Isolation, SandboxLimits
 from simcontinuum.boundary.protocol import ProtocolViolation, RemoteError, check_result
-from simcontinuum.boundary.proxy import DEFAULT_CALL_S, Program, Submission
+from simcontinuum.boundary.proxy import DEFAULT_CALL_S, Program, Submission, engine_timeout
 from simcontinuum.mlsysops.policyfile import PolicyFile, policy_name_of
 
 if TYPE_CHECKING:
@@ -112,10 +113,8 @@ class RemotePolicyFile(PolicyFile):
         try:
             reply = self.sub.call(msg, self.call_s)
         except Exception as exc:
-            if type(exc).__name__ == "WorkerTimeout":
-                from simcontinuum.engine.control import PolicyTimeout
-
-                raise PolicyTimeout() from None
+            if isinstance(exc, WorkerTimeout):
+                engine_timeout()
             raise
         try:
             out = check_result(reply, self._id)
