@@ -13,7 +13,7 @@ different scores. :func:`policy_environment` therefore makes, for the duration o
   seconds since the Unix epoch (t = 0 is 1970-01-01 00:00:00 UTC, the same origin as the
   telemetry ``timestamp`` column), plus the real time spent inside the call so far (a policy
   busy-waiting on ``time.time()`` still ends), plus every ``asyncio.sleep`` it awaited. This
-  is done with `time-machine <https://pypi.org/project/time-machine/>`_, which patches the C
+  is done with the ``time-machine`` package, which patches the C
   functions, so ``from time import time`` and ``from datetime import datetime`` are covered;
 - ``time.monotonic()``/``monotonic_ns()`` read the same clock (patched on the ``time``
   module; a name bound with ``from time import monotonic`` while the policy file was imported
