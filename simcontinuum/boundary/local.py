@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from simcontinuum.boundary.evaluate import EvalLimits, resolve_isolation
 from simcontinuum.boundary.isolation import Isolation
-from simcontinuum.boundary.proxy import Program, RemotePolicy, Submission, program_of
+from simcontinuum.boundary.proxy import (
+    Program,
+    RemotePolicy,
+    Submission,
+    is_mlsysops_spec,
+    program_of,
+)
 
 if TYPE_CHECKING:
     from simcontinuum.model import Scenario
@@ -33,14 +39,6 @@ def _split(spec: str) -> tuple[Path | None, str]:
     if p.exists():
         return p.resolve(), ""
     return None, spec
-
-
-def is_mlsysops_spec(spec: str) -> bool:
-    """Whether ``spec`` names MLSysOps policy files (``policy-*.py`` or a folder of them)."""
-    p = Path(spec).expanduser()
-    if p.is_dir():
-        return any(p.glob("policy-*.py")) and not (p / "policy.py").is_file()
-    return p.name.startswith("policy-") and p.suffix == ".py"
 
 
 def program_for(spec: str, iso: Isolation) -> Program:
