@@ -58,7 +58,25 @@ def assert_same(a: Results, b: Results, what: str) -> None:
     assert a.meta["policy"] == b.meta["policy"] and b.meta["policy_errors"] == 0, what
 
 
-@pytest.mark.parametrize("name", sorted(available_policies()))
+def _bound(name: str) -> bool:
+    return callable(getattr(load_policy(name), "bind", None))
+
+
+POLICIES = sorted(n for n in available_policies() if not _bound(n))
+ADAPTERS = sorted(n for n in available_policies() if _bound(n))
+
+
+def test_framework_adapters_stay_trusted(iso: Isolation) -> None:
+    """Adapters that bind to the engine (kube-scheduler, karmada, ...) are refused, clearly."""
+    from simcontinuum.errors import PolicyError
+
+    assert ADAPTERS  # the Kubernetes emulations
+    for name in ADAPTERS:
+        with pytest.raises(PolicyError, match="binds to the engine"):
+            program_for(name, iso)
+
+
+@pytest.mark.parametrize("name", POLICIES)
 def test_every_builtin_policy_gives_the_same_tables(
     name: str, iso: Isolation, scenarios: dict[str, Scenario]
 ) -> None:
