@@ -273,3 +273,8 @@ def rich_scenario() -> Scenario:
         control=Control(interval=5.0),
         random_failures=(RandomFailures(tier="edge", mtbf=25.0, mttr=4.0),),
     )
+
+
+# Scripts that run inside the MLSysOps framework's own venv (tests/test_mlsysops_framework*.py
+# start them in a subprocess); pytest must not import them here, doctests included.
+collect_ignore = ["mlsysops_framework"]

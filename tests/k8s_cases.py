@@ -21,7 +21,8 @@ def load(name: str) -> dict[str, Any]:
 
 
 def node(d: dict[str, Any], images: dict[str, dict[str, int]] | None = None) -> K8sNode:
-    labels = {HOSTNAME: d["name"], **{str(k): str(v) for k, v in (d.get("labels") or {}).items()}}
+    labels = {HOSTNAME: d["name"]} if d.get("hostname", True) else {}
+    labels.update({str(k): str(v) for k, v in (d.get("labels") or {}).items()})
     imgs = d.get("images") or {}
     if isinstance(imgs, str):
         imgs = (images or {})[imgs]

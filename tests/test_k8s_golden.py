@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from k8s_cases import load, pod, snapshot
 
+from simcontinuum.k8s.objects import LabelSelector
 from simcontinuum.k8s.scheduler import Cycle
 
 SCORE_FILES = {
@@ -14,6 +15,8 @@ SCORE_FILES = {
     "image_locality.yaml": "_s_image",
     "taint_toleration.yaml": "_s_taints",
     "node_affinity.yaml": "_s_node_affinity",
+    "pod_topology_spread.yaml": "_s_spread",
+    "inter_pod_affinity.yaml": "_s_interpod",
 }
 
 
@@ -39,7 +42,9 @@ def _filter_cases() -> list[object]:
 def test_score(data: dict, case: dict, method: str) -> None:
     snap = snapshot(case, data)
     p = pod(case.get("pod"), data.get("pods"), "incoming")
-    cycle = Cycle(snap, p, default_spread_selector=None)
+    default = case.get("default_selector")
+    selector = None if default is None else LabelSelector(tuple(sorted(default.items())))
+    cycle = Cycle(snap, p, default_spread_selector=selector)
     nodes = [snap.infos[n["name"]] for n in case["nodes"]]
     if "feasible" in case:
         nodes = [snap.infos[n] for n in case["feasible"]]

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Karmada: upstream division and Webster cases (data), the docs' worked example, the
 v1.15 -> v1.16 change, scale rules, cluster selection and a run."""
 
@@ -112,3 +113,81 @@ def test_spread_by_region_max_and_min_groups() -> None:
     assert select_clusters(cs, one, avail, 2)[0] == ["a", "b"]
     three = Placement(spread=(("region", 3, 3),))
     assert select_clusters(cs, three, avail, 2)[0] == []
+
+
+KARMADA_DIR = {
+    "nodes.yaml": """apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Node, metadata: {name: g-ssd, labels: {simcontinuum.io/cluster: group1, disk: ssd}}, status: {capacity: {cpu: "4", memory: 8Gi}}}
+  - {apiVersion: v1, kind: Node, metadata: {name: g-hdd, labels: {simcontinuum.io/cluster: group1, disk: hdd}}, status: {capacity: {cpu: "8", memory: 8Gi}}}
+  - {apiVersion: v1, kind: Node, metadata: {name: c-1, labels: {simcontinuum.io/cluster: cloud, simcontinuum.io/tier: cloud}}, status: {capacity: {cpu: "16", memory: 32Gi}}}
+""",
+    "karmada.yaml": """apiVersion: cluster.karmada.io/v1alpha1
+kind: Cluster
+metadata: {name: group1, labels: {site: edge}}
+spec: {region: eu}
+---
+apiVersion: cluster.karmada.io/v1alpha1
+kind: Cluster
+metadata: {name: cloud}
+spec: {region: eu}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: web}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: web}]
+  placement:
+    clusterAffinity: {clusterNames: [group1, cloud]}
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+          - {targetCluster: {clusterNames: [group1]}, weight: 2}
+          - {targetCluster: {clusterNames: [cloud]}, weight: 1}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: OverridePolicy
+metadata: {name: web-edge}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: web}]
+  overrideRules:
+    - targetCluster: {labelSelector: {matchLabels: {site: edge}}}
+      overriders:
+        plaintext: [{path: /spec/template/spec/nodeSelector, operator: add, value: {disk: ssd}}]
+        imageOverrider: [{component: Registry, operator: addIfAbsent, value: edge.registry.local}]
+""",
+    "web.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27, resources: {requests: {cpu: 500m, memory: 256Mi}}}]
+""",
+}
+
+
+def test_karmada_manifests_static_weights_and_override(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.k8s import load_manifests
+    from simcontinuum.policy.registry import load_policy
+
+    for name, text in KARMADA_DIR.items():
+        (tmp_path / name).write_text(text)
+    sc = load_manifests(tmp_path, {"duration": "30s"})
+    r = Simulation(sc, load_policy("karmada")).run()
+    a = r.actions
+    karmada = a[a.kind == "karmada"]
+    assert json.loads(karmada.iloc[0].reason)["assignment"] == {"group1": 2, "cloud": 1}
+    deployed = a[(a.kind == "deploy") & (a.outcome == "applied")].node.tolist()
+    assert sorted(deployed) == ["c-1", "g-ssd", "g-ssd"]  # the override pins group1 to ssd
+    override = a[a.kind == "override"]
+    assert len(override) == 1 and json.loads(override.iloc[0].reason)["cluster"] == "group1"

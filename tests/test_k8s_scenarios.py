@@ -164,3 +164,24 @@ def test_node_failure_pods_replaced_after_eviction() -> None:
     assert len(evict) == 1 and 370.0 <= evict.time_s.iloc[0] <= 372.0
     redeploy = a[(a.kind == "deploy") & (a.component == "classifier") & (a.time_s > 30.0)]
     assert redeploy.time_s.min() >= evict.time_s.iloc[0]
+
+
+def test_cpu_limit_reaches_the_scenario(tmp_path: Path) -> None:
+    _write(tmp_path, "nodes.yaml", NODE)
+    _write(
+        tmp_path,
+        "app.yaml",
+        """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, resources: {requests: {cpu: 250m}, limits: {cpu: 500m}}}]
+""",
+    )
+    sc = load_manifests(tmp_path, {"duration": "10s"})
+    comp = sc.applications[0].components[0]
+    assert (comp.cpu, comp.cpu_limit) == (0.25, 0.5)

@@ -200,7 +200,7 @@ class Submission:
 def engine_timeout() -> None:
     """Raise the engine's own time-out (a call over ``control.policy_timeout``), so the call
     is recorded exactly as an in-process policy's late call."""
-    from simcontinuum.engine.control import PolicyTimeout
+    from simcontinuum.errors import PolicyTimeout
 
     raise PolicyTimeout() from None
 

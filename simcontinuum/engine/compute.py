@@ -31,23 +31,33 @@ class Usage(NamedTuple):
     up_seconds: float
     kwh: float  # energy of the linear power model
 
-    def items(self, node: Node, energy_price_per_kwh: float) -> list[BillItem]:
-        """The bill of ``node``: node-hours, core-hours and energy, each priced.
+    def priced(self, node: Node, energy_price_per_kwh: float) -> tuple[float, float, float]:
+        """The one billing formula: what node-hours, core-hours and energy cost.
 
-        This is the one billing formula: the cost table of the results and the running bill
-        (:meth:`Simulation.bill`) both use it. Egress is billed per link, when sent.
+        The cost table of the results (:meth:`items`) and the running bill
+        (:meth:`cost`, ``Simulation.bill``) both come from here. Egress is billed per link,
+        when sent.
         """
         price = node.price
-        core_hours = self.core_seconds / 3600.0
+        return (
+            self.hours * price.per_hour,
+            self.core_seconds / 3600.0 * price.per_core_hour,
+            self.kwh * energy_price_per_kwh,
+        )
+
+    def items(self, node: Node, energy_price_per_kwh: float) -> list[BillItem]:
+        """The bill of ``node`` as rows of the cost table (without the node's columns)."""
+        hours, cores, energy = self.priced(node, energy_price_per_kwh)
         return [
-            BillItem("node_hours", self.hours, "h", self.hours * price.per_hour, 0.0),
-            BillItem("core_hours", core_hours, "core*h", core_hours * price.per_core_hour, 0.0),
-            BillItem("energy", self.kwh, "kWh", self.kwh * energy_price_per_kwh, self.kwh),
+            BillItem("node_hours", self.hours, "h", hours, 0.0),
+            BillItem("core_hours", self.core_seconds / 3600.0, "core*h", cores, 0.0),
+            BillItem("energy", self.kwh, "kWh", energy, self.kwh),
         ]
 
     def cost(self, node: Node, energy_price_per_kwh: float) -> float:
-        """The sum of :meth:`items`: node-hours, core-hours and energy, priced."""
-        return sum(item.cost for item in self.items(node, energy_price_per_kwh))
+        """The sum of :meth:`priced` (cheap: the running bill calls it every RL step)."""
+        hours, cores, energy = self.priced(node, energy_price_per_kwh)
+        return hours + cores + energy
 
 
 class BillItem(NamedTuple):
@@ -206,3 +216,30 @@ class NodeState:
         busy = min(self.busy_seconds(t), self.cores * up_seconds)
         joules = n.power.idle_w * up_seconds + (n.power.max_w - n.power.idle_w) * busy / n.cores
         return Usage(hours, core_seconds, up_seconds, joules / 3.6e6)
+
+
+def throttled_finish(
+    node: NodeState, slots: list[float], rate: float, now: float, service: float
+) -> float:
+    """When a step of a cpu-limited replica finishes (the fluid form of the CFS quota).
+
+    A replica with a limit of ``L`` cores runs at most ``ceil(L)`` steps at once (its
+    ``slots``, a heap of free times, FIFO), each at ``rate = L / ceil(L)`` of a core: over any
+    interval it never uses more than ``L`` cores, which is what the kernel's quota
+    (``L × 100 ms`` per 100 ms period) enforces on average, without the within-period
+    bursts. The step still needs ``service`` seconds of a node core (FIFO with every other
+    step on the node), so it ends at the later of the two: the node's contention or its
+    own quota. The node core is held for ``service`` only, as a throttled cgroup leaves the
+    core to others.
+
+    >>> from simcontinuum.model import Node
+    >>> n = NodeState(Node(id="n", tier="edge", cluster="c", cores=2), 0)
+    >>> throttled_finish(n, [0.0], 0.5, 0.0, 0.010)  # 10 ms of cpu at half a core
+    0.02
+    """
+    first = slots[0]
+    start = first if first > now else now
+    node_finish = node.start_service(start, service)
+    finish = max(node_finish, start + service / rate)
+    heapq.heapreplace(slots, finish)
+    return finish

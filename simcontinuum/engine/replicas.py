@@ -26,11 +26,12 @@ Invariants: a replica is in its component's ``running`` list iff its state is ``
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simcontinuum.engine.arrivals import WorkSampler
-from simcontinuum.model import Application, Component
+from simcontinuum.model import Application, Component, speedup
 from simcontinuum.policy.api import NodeView, constraint_violation
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class Replica:
         "image",
         "inflight",
         "inv_speed",
+        "limit_free",
+        "limit_rate",
         "memory",
         "node",
         "on_running",
@@ -125,8 +128,16 @@ class Replica:
         self.inflight = 0
         self.end_reason: str | None = None
         self.on_running: list[Callable[[Replica], None]] = []
-        speedup = node.gpu_speedup if comp.accelerator else 1.0
-        self.inv_speed = 1.0 / (node.speed * speedup)
+        self.inv_speed = 1.0 / (node.speed * speedup(comp.accelerator, node.node.gpu))
+        # a cpu limit of L cores: ceil(L) FIFO slots at L/ceil(L) of a core each (see
+        # compute.throttled_finish); None keeps the unlimited path exactly as it was
+        limit = comp.cpu_limit
+        self.limit_free: list[float] | None = None
+        self.limit_rate = 1.0
+        if limit is not None and limit > 0:
+            slots = math.ceil(limit - 1e-9)
+            self.limit_free = [0.0] * slots
+            self.limit_rate = limit / slots
 
 
 class Deployer:

@@ -30,6 +30,7 @@ import numpy as np
 
 from simcontinuum.engine.arrivals import INF, ArrivalClock
 from simcontinuum.engine.buffers import take
+from simcontinuum.engine.compute import throttled_finish
 from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.replicas import DRAINING, GONE, AppRuntime, ComponentRuntime, Replica
 from simcontinuum.engine.simpy_compat import PRIORITY, FastEvent, scheduler
@@ -319,13 +320,26 @@ class Traffic:
         rt = rep.rt
         service = rt.sampler.draw() * rep.inv_speed
         rt.busy += service
-        finish = node.start_service(now, service)
-        if steps is not None:  # inline, two appends: this is once per step
-            ints = steps.ints
-            step.sid = len(ints) // 3
+        slots = rep.limit_free
+        if slots is None:
+            finish = node.start_service(now, service)
+        else:  # a cpu limit: the wait below then includes the time throttled
+            finish = throttled_finish(node, slots, rep.limit_rate, now, service)
+        if steps is not None:  # inline, one extend: once per step
+            rows = steps.rows
+            step.sid = len(rows) // 7
             join = step.join
-            ints.extend((step.rid, -1 if join is None else join.step.sid, rep.id))
-            steps.floats.extend((now, finish - service - now, service, step.back))
+            rows.extend(
+                (
+                    step.rid,
+                    -1 if join is None else join.step.sid,
+                    rep.id,
+                    now,
+                    finish - service - now,
+                    service,
+                    step.back,
+                )
+            )
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from simcontinuum.k8s.karmada import (
@@ -44,8 +45,10 @@ from simcontinuum.k8s.karmada import (
     select_clusters,
     static_weights,
 )
+from simcontinuum.k8s.manifests import Manifests, _Reader, read_pod_spec
 from simcontinuum.k8s.manifests import label_selector as _label_selector
 from simcontinuum.k8s.objects import CLUSTER_LABEL, LabelSelector, Taint
+from simcontinuum.k8s.override import apply_overriders, rules_for
 from simcontinuum.k8s.policy import Key, KubeScheduler
 from simcontinuum.k8s.scheduler import (
     Scheduler,
@@ -80,6 +83,7 @@ class KarmadaPolicy(KubeScheduler):
         self._pending_since: dict[tuple[str, str, str], float] = {}
         self._next_deschedule = DESCHEDULE_INTERVAL
         self._node_cluster: dict[str, str] = {}
+        self._overrides: dict[tuple[str, str, str], WorkloadInfo] = {}
 
     # ------------------------------------------------------------------ clusters
     def _members(self, view: ClusterView) -> list[ClusterInfo]:
@@ -282,6 +286,7 @@ class KarmadaPolicy(KubeScheduler):
         wl: WorkloadInfo,
         out: list[Action],
     ) -> str | None:
+        wl = self._overridden(view, wl, cluster)
         sched = self._schedulers.setdefault(cluster, Scheduler(self._rng))
         saved = self.scheduler
         self.scheduler = sched
@@ -289,6 +294,53 @@ class KarmadaPolicy(KubeScheduler):
             return self._schedule(call, view, subset(snap, self._nodes_of(view, cluster)), wl, out)
         finally:
             self.scheduler = saved
+
+    def _overridden(self, view: ClusterView, wl: WorkloadInfo, cluster: str) -> WorkloadInfo:
+        """The workload as OverridePolicies deliver it to ``cluster`` (cached)."""
+        key = (wl.app, wl.component, cluster)
+        if key in self._overrides:
+            return self._overrides[key]
+        out = wl
+        world = self.world
+        manifests = world.manifests if world else None
+        raw = manifests.workload(wl.app, wl.component) if manifests else None
+        policies = [
+            (k, d)
+            for k, d, _w in (manifests.karmada if manifests else [])
+            if k in ("OverridePolicy", "ClusterOverridePolicy")
+        ]
+        member = next((c for c in self._members(view) if c.name == cluster), None)
+        if raw is not None and policies and member is not None and raw.raw_template:
+            rules = rules_for(policies, raw.kind, raw.name, raw.namespace, raw.labels, member)
+            if rules:
+                doc, refused = apply_overriders({"spec": {"template": raw.raw_template}}, rules)
+                tpl = doc["spec"]["template"]
+                labels = {
+                    str(k): str(v)
+                    for k, v in ((tpl.get("metadata") or {}).get("labels") or {}).items()
+                }
+                scratch = Manifests(root="")
+                reader = _Reader(scratch, f"OverridePolicy for {cluster}", raw.kind)
+                spec = read_pod_spec(
+                    reader,
+                    tpl.get("spec"),
+                    "spec.template.spec",
+                    labels,
+                    manifests.priority_classes if manifests else {},
+                )
+                refused += scratch.problems
+                out = replace(wl, spec=spec, labels=labels)
+                self._record(
+                    "place",
+                    "override",
+                    wl.app,
+                    wl.component,
+                    None,
+                    "rejected" if refused else "applied",
+                    json.dumps({"cluster": cluster, "rules": len(rules), "refused": refused}),
+                )
+        self._overrides[key] = out
+        return out
 
     def _replicasets(self, view: ClusterView, world: World) -> list[Action]:
         out: list[Action] = []

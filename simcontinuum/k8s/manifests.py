@@ -702,8 +702,10 @@ def _container(r: _Reader, d: Any, path: str) -> Container:
 
     cpu_req, mem_req = q(req, "cpu", "requests", True), q(req, "memory", "requests", False)
     cpu_lim, mem_lim = q(lim, "cpu", "limits", True), q(lim, "memory", "limits", False)
-    # Kubernetes defaults a missing request to the limit
+    # Kubernetes defaults a missing request to the limit, and refuses a request above it
     cpu_req = cpu_lim if cpu_req is None else cpu_req
+    if cpu_req is not None and cpu_lim is not None and cpu_req > cpu_lim:
+        r.problem(f"{path}.resources.requests.cpu", "must be less than or equal to the cpu limit")
     mem_req = mem_lim if mem_req is None else mem_req
     ports = []
     for i, p in enumerate(r.listing(d.get("ports"), f"{path}.ports")):

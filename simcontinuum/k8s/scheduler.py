@@ -565,7 +565,9 @@ class Cycle:
                 normalised[name] = MAX_SCORE * (hi + lo - s) // hi
         return scores, normalised
 
-    def _s_interpod(self, nodes: Sequence[NodeInfo]) -> tuple[dict[str, int], dict[str, int]]:
+    def _s_interpod(
+        self, nodes: Sequence[NodeInfo]
+    ) -> tuple[dict[str, int], dict[str, int]] | None:
         pod, spec = self.pod, self.pod.spec
         topo: dict[str, dict[str, int]] = {}
 
@@ -579,6 +581,10 @@ class Cycle:
                     d[v] = d.get(v, 0) + weight * sign
 
         has_own = bool(spec.affinity_preferred or spec.anti_preferred)
+        if not has_own and not any(
+            p.spec.has_pod_affinity() for i in self.snap.infos.values() for p in i.pods
+        ):
+            return None  # PreScore: Skip (nothing can add or subtract)
         for info in self.snap.infos.values():
             labels = info.node.labels
             if not labels:

@@ -16,8 +16,10 @@ Translation (manifest field → scenario key):
   the sizes of its images as nodes report them (``status.images``); ``replicas`` =
   ``{min, max}`` of the HPA targeting it, else ``spec.replicas`` for both; ``placement`` from
   what the engine can check as well: ``nodeName`` or a ``kubernetes.io/hostname``
-  node selector → ``node``; a required node-affinity ``simcontinuum.io/tier In [...]`` (one
-  term) → ``tiers``; other ``nodeSelector`` entries → ``labels`` (``key=value``).
+  node selector → ``node``; a required node-affinity ``simcontinuum.io/tier In [...]``
+  (one term) → ``tiers``; other ``nodeSelector`` entries → ``labels`` (``key=value``). The
+  pod's cpu limit (Σ containers', when every container has one) → ``cpu_limit``, which
+  throttles the replica.
   The entry of an application is its first component in file order.
 
 The overlay is a partial scenario document merged as the MLSysOps importer merges one
@@ -137,6 +139,9 @@ def translate(m: Manifests) -> dict[str, Any]:
             "image_size": sum(images.get(i, 0) for i in w.spec.images()),
             "replicas": {"min": min(lo, hi), "max": max(lo, hi, 1)},
         }
+        limit = w.spec.cpu_limit()
+        if limit is not None:
+            comp["cpu_limit"] = _quantity_cpu(max(limit, w.spec.request("cpu")))
         placement = _placement(w)
         if placement:
             comp["placement"] = placement

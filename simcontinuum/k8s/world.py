@@ -106,6 +106,7 @@ def workload_of(app: str, comp: Component) -> WorkloadInfo:
                 image,
                 cpu_request=round(comp.cpu * 1000),
                 memory_request=int(comp.memory),
+                cpu_limit=None if comp.cpu_limit is None else round(comp.cpu_limit * 1000),
             ),
         ),
         node_selector=tuple(sorted(selector.items())),

@@ -146,6 +146,7 @@ def component(doc: ComponentDoc) -> Component:
         replicas_min=doc.replicas.min,
         replicas_max=rmax,
         slo=slo(doc.slo),
+        cpu_limit=doc.cpu_limit,
     )
 
 

@@ -313,6 +313,11 @@ def check_component(path: str, comp: ComponentDoc) -> list[str]:
         out.append(f"{path}.replicas.max: expected at least 1, got {rmax}")
     elif rmax is not None and rmax < comp.replicas.min:
         out.append(f"{path}.replicas: min {comp.replicas.min} is more than max {rmax}")
+    if comp.cpu_limit is not None and comp.cpu_limit < comp.cpu:
+        out.append(
+            f"{path}.cpu_limit: {comp.cpu_limit:g} is less than cpu {comp.cpu:g} (a limit is "
+            "at least the request, as Kubernetes requires); raise cpu_limit or lower cpu"
+        )
     return out + check_work(f"{path}.work", comp.work)
 
 
@@ -332,6 +337,25 @@ def check_work(path: str, w: WorkDoc) -> list[str]:
             out.append(f"{path}.mean: required for dist '{w.dist}', e.g. mean: 20ms")
     if "cv" in given and w.dist != "lognormal":
         out.append(f"{path}.cv: only used by dist 'lognormal', not '{w.dist}'")
+    return out
+
+
+def check_accelerators(ctx: Context) -> list[str]:
+    """A component's ``accelerator`` is ``gpu`` (any GPU; no speed-up where there is none)
+    or the ``model`` of some node's GPU. Any other name (``tpu``) would never speed anything
+    up, so it is an error rather than a silent GPU speed-up."""
+    offered = ["gpu", *sorted({n.gpu.model for n in ctx.nodes.values() if n.gpu is not None})]
+    out: list[str] = []
+    for i, app in enumerate(ctx.doc.applications):
+        for j, comp in enumerate(app.components):
+            acc = comp.accelerator
+            if acc is None or acc in offered:
+                continue
+            out.append(
+                f"applications[{i}].components[{j}].accelerator: {acc!r} is not offered by "
+                f"any node; nodes offer {', '.join(repr(o) for o in offered)} ('gpu' = any "
+                f"GPU, a model name = only that model){did_you_mean(acc, offered)}"
+            )
     return out
 
 
@@ -500,6 +524,7 @@ CHECKS: tuple[Callable[[Context], list[str]], ...] = (
     check_connected,
     check_references,
     check_applications,
+    check_accelerators,
     check_fits,
     check_workload,
     check_failures,

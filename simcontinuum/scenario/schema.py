@@ -300,6 +300,7 @@ class ComponentDoc(Doc):
 
     id: Id
     cpu: Cpu = 0.1
+    cpu_limit: Cpu | None = None
     memory: Memory = 0.0
     image_size: Size = 0.0
     startup: Duration = 0.0
