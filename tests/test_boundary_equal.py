@@ -58,7 +58,25 @@ def assert_same(a: Results, b: Results, what: str) -> None:
     assert a.meta["policy"] == b.meta["policy"] and b.meta["policy_errors"] == 0, what
 
 
-@pytest.mark.parametrize("name", sorted(available_policies()))
+def _bound(name: str) -> bool:
+    return callable(getattr(load_policy(name), "bind", None))
+
+
+POLICIES = sorted(n for n in available_policies() if not _bound(n))
+ADAPTERS = sorted(n for n in available_policies() if _bound(n))
+
+
+def test_framework_adapters_stay_trusted(iso: Isolation) -> None:
+    """Adapters that bind to the engine (kube-scheduler, karmada, ...) are refused, clearly."""
+    from simcontinuum.errors import PolicyError
+
+    assert ADAPTERS  # the Kubernetes emulations
+    for name in ADAPTERS:
+        with pytest.raises(PolicyError, match="binds to the engine"):
+            program_for(name, iso)
+
+
+@pytest.mark.parametrize("name", POLICIES)
 def test_every_builtin_policy_gives_the_same_tables(
     name: str, iso: Isolation, scenarios: dict[str, Scenario]
 ) -> None:
@@ -111,3 +129,18 @@ def test_decision_time_is_the_round_trip_measured_here(
     deploys = res.actions[res.actions["kind"] == "deploy"]
     # each placement took effect only after its (charged) round trip
     assert len(deploys) > 0 and (deploys["time_s"] >= 0.1).all()
+
+
+def test_evaluate_submission_takes_an_mlsysops_policy_file(iso: Isolation) -> None:
+    """A team may submit a policy-<name>.py file: the agent runs on the organizer's side."""
+    from simcontinuum.boundary import evaluate_submission
+    from simcontinuum.mlsysops import scenario_from_args
+
+    hack = ROOT / "scenarios" / "mlsysops-hackathon"
+    sc = scenario_from_args(str(hack / "descriptions"), str(hack / "overlay.yaml"))
+    sc = replace(sc, duration=30.0)
+    spec = hack / "policy-latencyMover.py"
+    rows = evaluate_submission(spec, [("s1", sc)], [3], isolation=iso)
+    here = Simulation(sc, load_policy(str(spec)), seed=3).run().summary()
+    assert [r["status"] for r in rows] == ["ok"], rows
+    assert rows[0]["team"] == "policy-latencyMover" and rows[0]["score"] == here["score"]

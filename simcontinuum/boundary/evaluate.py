@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from simcontinuum.boundary.proxy import (
     Submission,
     SubmissionError,
     WallTimeExceeded,
+    is_mlsysops_spec,
     program_of,
     stage,
 )
@@ -113,8 +115,9 @@ def evaluate_submission(
 
     Args:
         submission: a ``*.py`` policy file (the class named by ``POLICY`` or the one class
-            with ``place``), or a directory with ``policy.py`` or an executable ``policy``
-            that speaks the protocol (``docs/protocol.md``).
+            with ``place``), an MLSysOps ``policy-<name>.py`` file (the agent loop runs
+            here, its three functions in the worker), or a directory with ``policy.py`` or
+            an executable ``policy`` that speaks the protocol (``docs/protocol.md``).
         scenarios: ``(label, scenario)`` pairs, already loaded and validated by the caller;
             labels name rows only (the worker never sees a label, a name or a path).
         seeds: the seeds of every scenario.
@@ -135,6 +138,7 @@ def evaluate_submission(
     Raises:
         IsolationError: isolation was asked for and cannot be had.
     """
+    from simcontinuum.boundary.mlsysops import remote_mlsysops_policy
     from simcontinuum.engine.simulation import Simulation
 
     limits = limits or EvalLimits()
@@ -145,26 +149,44 @@ def evaluate_submission(
     with tempfile.TemporaryDirectory(prefix="simcontinuum-stage-") as tmp:
         path = source if staged else stage(source, Path(tmp))
         fatal: str | None = None
-        try:
-            program = program_of(path, isolated=iso.isolated)
-        except SubmissionError as exc:
-            fatal = failure_reason(exc)
-            program = None
+        program = None
+        mlsysops = is_mlsysops_spec(str(path))
+        if not mlsysops:
+            try:
+                program = program_of(path, isolated=iso.isolated)
+            except SubmissionError as exc:
+                fatal = failure_reason(exc)
         sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s) if program else None
+        started_all = time.monotonic()
         try:
             for label, scenario in scenarios:
                 for seed in seeds:
                     row: dict[str, Any] = {"team": name, "scenario": label, "seed": int(seed)}
                     started = time.perf_counter()
-                    if fatal is not None or sub is None:
+                    if fatal is not None or (sub is None and not mlsysops):
+                        row.update(status="failed", reason=fatal)
+                    elif mlsysops and time.monotonic() - started_all > limits.wall_s:
+                        fatal = f"wall-clock limit exceeded ({limits.wall_s:g} s)"
                         row.update(status="failed", reason=fatal)
                     else:
                         try:
-                            policy = RemotePolicy(sub, scenario.control.policy_timeout)
-                            sim = Simulation(
-                                scenario, policy, seed=int(seed), strict=strict, telemetry=telemetry
-                            )
-                            results = sim.run()
+                            with ExitStack() as stack:
+                                if sub is not None:
+                                    policy: Any = RemotePolicy(sub, scenario.control.policy_timeout)
+                                else:  # an MLSysOps policy file: the agent stays here
+                                    policy = stack.enter_context(
+                                        remote_mlsysops_policy(
+                                            str(path), scenario, iso, limits.sandbox()
+                                        )
+                                    )
+                                sim = Simulation(
+                                    scenario,
+                                    policy,
+                                    seed=int(seed),
+                                    strict=strict,
+                                    telemetry=telemetry,
+                                )
+                                results = sim.run()
                         except WallTimeExceeded as exc:
                             fatal = clean_text(str(exc))
                             row.update(status="failed", reason=fatal)

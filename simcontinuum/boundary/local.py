@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from simcontinuum.boundary.evaluate import EvalLimits, resolve_isolation
 from simcontinuum.boundary.isolation import Isolation
-from simcontinuum.boundary.proxy import Program, RemotePolicy, Submission, program_of
+from simcontinuum.boundary.proxy import (
+    Program,
+    RemotePolicy,
+    Submission,
+    is_mlsysops_spec,
+    program_of,
+)
+from simcontinuum.errors import PolicyError
 
 if TYPE_CHECKING:
     from simcontinuum.model import Scenario
@@ -35,19 +42,12 @@ def _split(spec: str) -> tuple[Path | None, str]:
     return None, spec
 
 
-def is_mlsysops_spec(spec: str) -> bool:
-    """Whether ``spec`` names MLSysOps policy files (``policy-*.py`` or a folder of them)."""
-    p = Path(spec).expanduser()
-    if p.is_dir():
-        return any(p.glob("policy-*.py")) and not (p / "policy.py").is_file()
-    return p.name.startswith("policy-") and p.suffix == ".py"
-
-
 def program_for(spec: str, iso: Isolation) -> Program:
     """The worker program that runs ``spec`` (see the module docstring)."""
     path, rest = _split(spec)
-    if path is None:
-        return Program.python(spec)  # a registered name: nothing to mount
+    if path is None:  # a registered name: nothing to mount
+        _refuse_adapters(spec)
+        return Program.python(spec)
     if path.is_dir():
         return program_of(path, isolated=iso.isolated)
     if path.suffix == ".py":
@@ -58,6 +58,18 @@ def program_for(spec: str, iso: Isolation) -> Program:
     # a data file (a learned model): the registry loads it inside the worker
     inside = f"/submission/{path.name}" if iso.isolated else str(path)
     return Program.python(f"{inside}:{rest}" if rest else inside, path.parent)
+
+
+def _refuse_adapters(name: str) -> None:
+    """Framework adapters that ``bind`` to the engine (the Kubernetes and Karmada ones) read
+    engine state no view carries; by design they stay on the trusted side."""
+    from simcontinuum.policy.registry import load_policy
+
+    if callable(getattr(load_policy(name), "bind", None)):
+        raise PolicyError(
+            f"policy '{name}' is a framework adapter that binds to the engine (trusted code, "
+            "DESIGN.md section 9); it cannot run behind the boundary: run it without --isolate"
+        )
 
 
 @contextmanager

@@ -78,6 +78,17 @@ class Program:
         return cls((inside,), path.resolve().parent, path.name)
 
 
+def is_mlsysops_spec(spec: str) -> bool:
+    """Whether ``spec`` names MLSysOps policy files: ``mlsysops:...``, a ``policy-*.py``
+    file (options ``?level=...`` allowed), or a folder of them without ``policy.py``."""
+    from simcontinuum.mlsysops.spec import is_policy_spec
+
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        return any(p.glob("policy-*.py")) and not (p / "policy.py").is_file()
+    return is_policy_spec(spec)
+
+
 def program_of(path: Path, *, isolated: bool, mlsysops: bool = False) -> Program:
     """The :class:`Program` of a staged submission: a ``*.py`` file, or a directory with
     ``policy.py`` or an executable ``policy``."""
@@ -352,6 +363,7 @@ __all__ = [
     "SubmissionError",
     "WallTimeExceeded",
     "engine_timeout",
+    "is_mlsysops_spec",
     "program_of",
     "stage",
 ]

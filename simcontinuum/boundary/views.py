@@ -243,7 +243,12 @@ class _Samples:
                 )
             )
             rows = sorted(old + rows, key=lambda r: r[0])
+            interval = self.interval
             self.__init__()  # type: ignore[misc]
+            self.interval = interval
+            # rows moved: the engine's incremental index of the newest values (kept on its
+            # sampler, here on this copy) must start again from the first row
+            self.newest_index = None
         from array import array
 
         self.index += [r[0] for r in rows]
