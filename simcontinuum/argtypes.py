@@ -54,6 +54,59 @@ def seconds(text: str) -> float:
     return value
 
 
+class Seeds:
+    """What ``--seeds`` means in every command: ``N`` (N seeds, from ``--first-seed`` on,
+    default 0) or ``A..B`` (the seeds A to B, both included).
+
+    >>> seed_set("3").resolve()
+    [0, 1, 2]
+    >>> seed_set("3").resolve(first_seed=10)
+    [10, 11, 12]
+    >>> seed_set("5..7").resolve()
+    [5, 6, 7]
+    """
+
+    def __init__(self, count: int | None = None, first: int = 0, last: int | None = None):
+        self.count = count
+        self.first = first
+        self.last = last
+
+    def resolve(self, first_seed: int | None = None) -> list[int]:
+        """The seeds, in order; ``first_seed`` shifts a count (``N``), not a range."""
+        if self.count is not None:
+            start = first_seed or 0
+            return list(range(start, start + self.count))
+        assert self.last is not None
+        return list(range(self.first, self.last + 1))
+
+    def __repr__(self) -> str:
+        return f"{self.count}" if self.count is not None else f"{self.first}..{self.last}"
+
+
+def seed_set(text: str) -> Seeds:
+    """``--seeds``: ``N`` (a count >= 1) or ``A..B`` (an inclusive range of seeds)."""
+    hint = "--seeds is N (how many seeds, e.g. 5) or A..B (seeds A to B inclusive, e.g. 0..4)"
+    text = str(text).strip()
+    if ".." in text:
+        lo, _, hi = text.partition("..")
+        try:
+            a, b = int(lo), int(hi)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{hint}; got {text!r}") from None
+        if a < 0 or b >= SEED_LIMIT:
+            raise argparse.ArgumentTypeError(f"seeds are whole numbers >= 0; got {text!r}")
+        if b < a:
+            raise argparse.ArgumentTypeError(f"seed range {text!r} runs backwards; write {b}..{a}")
+        return Seeds(first=a, last=b)
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{hint}; got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{hint}; got {text!r} (N must be >= 1)")
+    return Seeds(count=n)
+
+
 # ----------------------------------------------------------------------------- subcommands
 
 

@@ -44,8 +44,10 @@ examples:
   simcontinuum validate scenarios/smart-city.yaml
   simcontinuum run scenarios/quickstart.yaml
   simcontinuum run scenarios/hackathon.yaml --policy latency-greedy --seed 3 --out out/hack
-  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy
+  simcontinuum run scenarios/hackathon.yaml --policy examples/my_policy.py:NearestWithRoom
+  simcontinuum check-policy scenarios/hackathon.yaml examples/my_policy.py:NearestWithRoom
   simcontinuum policies
+  simcontinuum metrics
 """
 
 
@@ -59,6 +61,7 @@ COMMAND_MODULES = (
     "simcontinuum.serve.commands",
     "simcontinuum.export.commands",
     "simcontinuum.calibrate.commands",
+    "simcontinuum.policy.commands",
 )
 """Modules that add subcommands: each has ``register(subparsers)``, which adds its parsers
 (``parser_class`` is the CLI's, so errors exit 2) and sets ``handler=fn(args) -> int`` on
@@ -101,14 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  simcontinuum run scenarios/quickstart.yaml\n"
         "  simcontinuum run scenarios/smart-city.yaml --policy k8s-default --seed 7\n"
-        "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:MyPolicy "
-        "--out out/run1\n"
+        "  simcontinuum run scenarios/hackathon.yaml --policy "
+        "examples/my_policy.py:NearestWithRoom --out out/run1\n"
         "  simcontinuum run scenarios/quickstart.yaml --json   # the summary as JSON\n"
         "  simcontinuum run scenarios/smart-city.yaml --out out/city --report  # + HTML\n"
         "  simcontinuum run --mlsysops scenarios/mlsysops-hackathon/descriptions \\\n"
         "      --overlay scenarios/mlsysops-hackathon/overlay.yaml \\\n"
         "      --policy scenarios/mlsysops-hackathon/policy-latencyMover.py\n"
-        "  simcontinuum run scenarios/hackathon.yaml --policy my_policy.py:Mine --isolate\n"
+        "  simcontinuum run scenarios/hackathon.yaml \\\n"
+        "      --policy examples/my_policy.py:NearestWithRoom --isolate\n"
         "  simcontinuum run scenarios/quickstart.yaml --policy examples/policies/awk-first-fit "
         "--isolate\n"
         "  simcontinuum run --k8s scenarios/k8s-hackathon \\\n"
@@ -149,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         quiet="no progress bar",
     )
     p.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
-    p.add_argument("--strict", action="store_true", help="stop at the first policy error")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first policy error or rejected decision (exit 2)",
+    )
     p.add_argument("--no-telemetry", action="store_true", help="do not sample telemetry")
     p.add_argument(
         "--isolate",
@@ -196,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return Exit.BAD_INPUT
+    _show_scenario_warnings()
     builtin = {"validate": cmd_validate, "run": cmd_run, "policies": cmd_policies}
     handler = builtin.get(args.command) or args.handler
     try:
@@ -212,6 +221,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return Exit.INTERRUPTED
+
+
+def _show_scenario_warnings() -> None:
+    """Print scenario warnings (implausible bare numbers) as ``warning: ...`` lines, once
+    each, without Python's file-and-line decoration."""
+    import warnings
+
+    default = warnings.showwarning
+    if getattr(default, "simcontinuum", False):  # installed by an earlier main() call
+        return
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        # by name: importing the scenario package here would slow every command's start
+        if category.__name__ == "ScenarioWarning":
+            _err(f"warning: {message}")
+        else:
+            default(message, category, *args, **kwargs)
+
+    show.simcontinuum = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def _err(text: str) -> None:
@@ -259,6 +288,14 @@ def cmd_policies(args: argparse.Namespace) -> int:
     for name, text in available_policies().items():
         table.add_row(name, text)
     _console().print(table)
+    from simcontinuum.policy.spec import available_schemes
+
+    schemes = Table(title="Spec schemes (use as --policy SCHEME:ARG)")
+    schemes.add_column("scheme", style="bold")
+    schemes.add_column("argument")
+    for name, text in available_schemes().items():
+        schemes.add_row(f"{name}:", text)
+    _console().print(schemes)
     return Exit.OK
 
 
@@ -306,10 +343,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if out is not None:
             print(f"results written to {out}/")
     if report is not None:
+        from simcontinuum.report.progress import rendering
         from simcontinuum.report.run import write_report
 
-        write_report(results, report, scenario=scenario)
+        with rendering(str(report), show=not args.quiet and sys.stderr.isatty()):
+            write_report(results, report, scenario=scenario)
         print(f"report written to {report}", file=sys.stderr if args.json else sys.stdout)
+    print_decisions(results, to_stderr=args.json)
     if results.meta["policy_errors"]:
         _err(
             f"warning: the policy failed {results.meta['policy_errors']} time(s); see the "
@@ -342,6 +382,18 @@ def _policy_of(args: argparse.Namespace, scenario: Any) -> Iterator[Any]:
         _err(f"WARNING: {iso.describe()} ({iso.detail})")
     with isolated_policy(args.policy, scenario, isolation=iso) as policy:
         yield policy
+
+
+def print_decisions(results: Results, *, to_stderr: bool = False) -> None:
+    """Print the "policy decisions" block of a run: applied / rejected / errors, the first
+    reasons, and the policy's first exception (its own frames only)."""
+    from simcontinuum.metrics.decisions import decisions
+
+    block = decisions(results.actions, results.meta)
+    # problems go to stderr with the other warnings, so a redirected stdout cannot hide them
+    stream = sys.stderr if to_stderr or not block.clean else sys.stdout
+    sys.stdout.flush()
+    print("\n".join(block.lines()), file=stream)
 
 
 def _scenario_of(args: argparse.Namespace) -> Any:
@@ -417,6 +469,13 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value:,.4g}{unit}"
 
 
+PART_LABELS = {
+    "failed_rate": "failed_rate (failed + dropped)",
+}
+"""What a score part counts, where its name alone would mislead (``failed_rate`` counts
+dropped requests too, while the measures table lists failed and dropped apart)."""
+
+
 def print_summary(results: Results, console: Console) -> None:
     """Print the summary table of one run."""
     from rich.table import Table
@@ -444,19 +503,36 @@ def print_summary(results: Results, console: Console) -> None:
     table.add_row("wall time", f"{m['wall_s']:.2f} s")
     console.print(table)
 
-    parts = Table(title="score (lower is better)", header_style="bold")
+    has_ref = "ratio_score" in s
+    caption = None
+    if has_ref:
+        ref = m["reference"]["policy"]
+        caption = (
+            f"× {ref}: each part divided by the same part of the reference policy {ref} "
+            "(scoring.reference_policy) on this scenario and seed; below 1 beats it"
+        )
+    parts = Table(
+        title="score (lower is better)",
+        header_style="bold",
+        caption=caption,
+        caption_justify="left",
+    )
     parts.add_column("part")
     parts.add_column("value", justify="right")
     parts.add_column("weight", justify="right")
     parts.add_column("weighted", justify="right")
-    has_ref = "ratio_score" in s
     if has_ref:
         parts.add_column(f"× {m['reference']['policy']}", justify="right")
     weights = m.get("weights", {})
     from simcontinuum.metrics.score import SCORE_PARTS
 
     for k in SCORE_PARTS:
-        row = [k, _fmt(s[f"part_{k}"]), _fmt(weights.get(k, 0.0)), _fmt(s[f"weighted_{k}"])]
+        row = [
+            PART_LABELS.get(k, k),
+            _fmt(s[f"part_{k}"]),
+            _fmt(weights.get(k, 0.0)),
+            _fmt(s[f"weighted_{k}"]),
+        ]
         if has_ref:
             row.append(_fmt(s.get(f"ratio_{k}")))
         parts.add_row(*row)

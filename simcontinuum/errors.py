@@ -33,5 +33,17 @@ class PolicyError(SimContinuumError):
     """A policy cannot be loaded, or (in strict mode) misbehaved."""
 
 
+class PolicyTimeout(BaseException):
+    """Raised inside a policy call that ran past its time limit (``control.policy_timeout``).
+    A ``BaseException`` so that a policy's own ``except Exception`` cannot swallow it; the
+    engine records it and counts the call as no action. Public so that code on both sides of
+    the trust boundary can name it without reaching into the engine."""
+
+
 class ResultsError(SimContinuumError):
     """A results directory is missing, partial or corrupt."""
+
+
+class TelemetryError(SimContinuumError, LookupError):
+    """A policy read telemetry with a metric name or id no run ever emits (a typo, most
+    often): the message names the closest known one."""

@@ -89,7 +89,9 @@ def test_round_trip_recovers_parameters(truth: tuple[Path, Path], tmp_path: Path
     by = {(m["metric"], m["key"]): m for m in report["metrics"]}
     p95 = by[("p95", "camera-pipeline")]["mape"]
     util = by[("util", "group1-node1")]["mape"]
-    print(f"round trip: factors {f}; p95 MAPE {p95:.4%}, utilisation MAPE {util:.4%}")
+    with capsys.disabled():
+        print(f"\nround trip: factors {f}; p95 MAPE {p95:.4%}, utilisation MAPE {util:.4%}")
+        print(f"KS: {report['ks']}; {len(report['history'])} simulations")
     assert p95 <= 0.05 and util <= 0.05
     assert any("latency: not asked for" in x for x in report["not_fitted"])
     for ks in report["ks"]:

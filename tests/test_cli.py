@@ -138,24 +138,15 @@ def test_entry_point_subprocess() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def _readme_blocks() -> list[tuple[str, list[str]]]:
-    """Every ``bash`` block of the README with ``simcontinuum`` commands: (section, commands)."""
-    blocks: list[tuple[str, list[str]]] = []
-    section = "top"
-    for part in re.split(r"(```bash\n.*?```)", (ROOT / "README.md").read_text(), flags=re.S):
-        if not part.startswith("```bash"):
-            headings = re.findall(r"^## (.+)$", part, flags=re.M)
-            section = headings[-1] if headings else section
-            continue
-        cmds = [line.split("  #")[0].strip() for line in part.splitlines()]
-        cmds = [c for c in cmds if c.startswith("simcontinuum ")]
-        if cmds:
-            slug = re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
-            blocks.append((f"{len(blocks)}-{slug}", cmds))
-    return blocks
-
-
-README_BLOCKS = _readme_blocks()
+def _readme_commands() -> list[str]:
+    """Every ``simcontinuum ...`` command of the README's ``bash`` blocks, in order."""
+    cmds = []
+    for block in re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("simcontinuum "):
+                cmds.append(line)
+    return cmds
 
 
 def _outputs(command: str) -> list[str]:
@@ -169,50 +160,66 @@ def _inputs(command: str) -> list[str]:
     return [f for f in found if f not in made]
 
 
-def _with_prerequisites(index: int) -> list[str]:
-    """Block ``index``'s commands, preceded by the commands of earlier blocks that write
-    what it reads (``report out/hack`` needs ``run ... --out out/hack``), in README order."""
-    earlier = [c for _, cmds in README_BLOCKS[:index] for c in cmds]
-    needed: list[str] = []
+def _chains(commands: list[str]) -> list[list[str]]:
+    """The commands grouped by what they share: a command that reads ``out/X`` joins the
+    group of the latest earlier command that wrote it (or a folder above it). Each group keeps
+    README order; groups are independent of each other."""
+    group = list(range(len(commands)))
 
-    def need(command: str, before: list[str]) -> None:
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for j, command in enumerate(commands):
         for path in _inputs(command):
-            for pos in range(len(before) - 1, -1, -1):
-                producer = before[pos]
+            for i in range(j - 1, -1, -1):
                 if any(
-                    path == o or path.startswith(o.rstrip("/") + "/") for o in _outputs(producer)
+                    path == o or path.startswith(o.rstrip("/") + "/") for o in _outputs(commands[i])
                 ):
-                    if producer not in needed:
-                        need(producer, before[:pos])
-                        needed.append(producer)
+                    group[root(j)] = root(i)
                     break
-
-    own = README_BLOCKS[index][1]
-    for i, command in enumerate(own):
-        need(command, earlier + own[:i])
-    ordered = [c for c in earlier if c in needed]
-    return ordered + own
+    chains: dict[int, list[str]] = {}
+    for j, command in enumerate(commands):
+        chains.setdefault(root(j), []).append(command)
+    return list(chains.values())
 
 
-def test_readme_blocks_cover_every_command() -> None:
-    assert sum(len(cmds) for _, cmds in README_BLOCKS) >= 8
-    # a block that reads another's output gets that command first
-    report = next(
-        i for i, (_, cmds) in enumerate(README_BLOCKS) if any("report out/" in c for c in cmds)
-    )
-    assert any("--out out/hack" in c for c in _with_prerequisites(report))
+README_CHAINS = _chains(_readme_commands())
 
 
-@pytest.mark.parametrize("index", range(len(README_BLOCKS)), ids=[b[0] for b in README_BLOCKS])
-def test_readme_commands_run(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every ``simcontinuum ...`` command of one README block runs, in order, and exits 0.
+def _chain_id(chain: list[str]) -> str:
+    words = shlex.split(chain[0])[1:4]
+    return re.sub(r"[^a-z0-9.]+", "-", " ".join(words).lower()).strip("-") + f"-x{len(chain)}"
 
-    ``out/...`` paths go to a temporary folder of this block, so a command may use what an
-    earlier one wrote; what it needs from an earlier block is run first (one test per block,
-    so the blocks run in parallel under ``pytest -n``).
+
+def test_readme_chains_cover_every_command_in_order() -> None:
+    commands = _readme_commands()
+    assert len(commands) >= 8
+    assert sorted(c for chain in README_CHAINS for c in chain) == sorted(commands)
+    for chain in README_CHAINS:
+        assert [commands.index(c) for c in chain] == sorted(commands.index(c) for c in chain)
+    # what reads another command's output runs after it, in one test
+    report = next(chain for chain in README_CHAINS if any("report out/hack" in c for c in chain))
+    assert "--out out/hack" in report[0] and len(report) == 2
+    assert len(README_CHAINS) > len(re.findall(r"```bash", (ROOT / "README.md").read_text()))
+
+
+@pytest.mark.parametrize(
+    "chain", README_CHAINS, ids=[f"{k:02d}-{_chain_id(c)}" for k, c in enumerate(README_CHAINS)]
+)
+def test_readme_commands_run(
+    chain: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``simcontinuum ...`` command the README shows runs and exits 0: one test per
+    chain of commands that share files, in README order, so independent ones run in parallel
+    under ``pytest -n``.
+
+    ``out/...`` paths go to this test's temporary folder, so a command uses what an earlier
+    one of its chain wrote (``report out/hack`` after ``run ... --out out/hack``).
     """
     monkeypatch.chdir(ROOT)
-    for command in _with_prerequisites(index):
+    for command in chain:
         argv = [
             re.sub(r"(^|:)out/", lambda m: f"{m.group(1)}{tmp_path}/", a)
             for a in shlex.split(command)[1:]

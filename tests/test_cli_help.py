@@ -43,6 +43,25 @@ def _examples(epilog: str) -> list[str]:
     return lines
 
 
+def _command_lines(example: str) -> list[list[str]]:
+    """The simcontinuum argv of each command in a shell line (``a && b``, ``a | b``, ``a >
+    file``): shell operators split commands, redirections are dropped."""
+    tokens = shlex.shlex(example, posix=True, punctuation_chars=True)
+    tokens.whitespace_split = True
+    out: list[list[str]] = [[]]
+    skip = False
+    for tok in tokens:
+        if tok in ("&&", "||", "|", ";"):
+            out.append([])
+        elif tok in (">", ">>", "<", "2>", "&>"):
+            skip = True
+        elif skip:
+            skip = False
+        else:
+            out[-1].append(tok)
+    return [argv[1:] for argv in out if argv and argv[0] == "simcontinuum"]
+
+
 def test_every_command_is_found() -> None:
     assert {"run", "validate", "policies", "bench", "generate", "mlsysops check"} <= set(COMMANDS)
 
@@ -54,9 +73,8 @@ def test_examples_parse(name: str) -> None:
     examples = [e for e in _examples(epilog) if "..." not in e]
     assert examples, f"'simcontinuum {name} --help' has no runnable example"
     parser = build_parser()
-    for example in examples:
-        argv = shlex.split(example)[1:]
+    for argv in (a for e in examples for a in _command_lines(e)):
         try:
             parser.parse_args(argv)
         except SystemExit as exc:  # argparse exits on a bad command line
-            pytest.fail(f"example of '{name}' does not parse ({exc.code}): {example}")
+            pytest.fail(f"example of '{name}' does not parse ({exc.code}): {shlex.join(argv)}")

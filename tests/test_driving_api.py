@@ -210,3 +210,33 @@ def test_the_replica_life_cycle_is_as_documented() -> None:
     rejected = res.actions[res.actions["outcome"] == "rejected"]
     assert rejected[["time_s", "kind"]].values.tolist() == [[0.5, "deploy"]]
     assert "over capacity" in rejected["reason"].item()
+
+
+class CtrlCAt:
+    """first-fit that presses Ctrl-C from its ``plan`` at ``t`` seconds."""
+
+    name = "ctrl-c"
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+        self.inner = load_policy("first-fit")
+
+    def place(self, app: object, view: object) -> object:
+        return self.inner.place(app, view)
+
+    def plan(self, view: object, telemetry: object) -> list[object]:
+        if view.now >= self.t:  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        return []
+
+
+def test_the_dataset_builder_stops_on_ctrl_c_through_the_driving_api() -> None:
+    """It drives the run with ``advance``: an interrupt stops the run where it is and comes
+    out as KeyboardInterrupt (the CLI's exit 130), not as a table of a partial run."""
+    from simcontinuum.learn.datasets import dataset
+
+    sc = quickstart(60.0)
+    with pytest.raises(KeyboardInterrupt):
+        dataset(sc, CtrlCAt(12.0), seeds=[0])
+    table = dataset(sc, CtrlCAt(1e9), seeds=[0])  # never pressed: a whole table
+    assert len(table) > 0 and set(table["decision"]) == {"place", "control"}

@@ -227,3 +227,52 @@ def test_grafana_dashboard_queries_answer(prom: str, run_dir: Path, tmp_path: Pa
     for expr in queries(dash):
         res = query(prom, expr.replace("$__rate_interval", "30s"), 100.0)
         assert res, f"no data for the dashboard query {expr}"
+
+
+def test_calibrate_from_query_range_answers(prom: str, run_dir: Path, tmp_path: Path) -> None:
+    """The observed file is what a real Prometheus answers to query_range."""
+    res = Results.load(run_dir)
+    names = [
+        "simcontinuum_node_cpu_utilisation_ratio",
+        "simcontinuum_app_requests_total",
+        "simcontinuum_app_latency_p95_seconds",
+        "simcontinuum_component_service_seconds_total",
+        "simcontinuum_component_steps_total",
+    ]
+    answers = []
+    for name in names:
+        q = urllib.parse.urlencode(
+            {"query": name, "start": f"{START + 5:.3f}", "end": f"{START + 115:.3f}", "step": "5"}
+        )
+        with urllib.request.urlopen(f"{prom}/api/v1/query_range?{q}", timeout=10) as r:
+            answers.append(json.loads(r.read()))
+    observed = tmp_path / "answers.json"
+    observed.write_text(json.dumps(answers))
+    doc = yaml.safe_load(Path(res.meta["scenario_path"]).read_text())
+    from simcontinuum.calibrate.fit import apply_factors
+
+    perturbed = tmp_path / "perturbed.yaml"
+    perturbed.write_text(yaml.safe_dump(apply_factors(doc, {"rates:camera-pipeline": 0.8})))
+    fitted = tmp_path / "fitted.yaml"
+    rc = main(
+        [
+            "calibrate",
+            str(perturbed),
+            "--observed",
+            str(observed),
+            "--fit",
+            "rates,work",
+            "--seed",
+            str(res.meta["seed"]),
+            "--start-epoch",
+            str(START),
+            "-o",
+            str(fitted),
+            "-q",
+        ]
+    )
+    assert rc == 0
+    report = json.loads((tmp_path / "fitted.report.json").read_text())
+    assert 0.8 * report["factors"]["rates:camera-pipeline"] == pytest.approx(1.0, rel=0.05)
+    for key in ("work:camera-pipeline/detector", "work:camera-pipeline/classifier"):
+        assert report["factors"][key] == pytest.approx(1.0, rel=0.05)

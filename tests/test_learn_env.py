@@ -91,3 +91,30 @@ def test_q_learning_learns_to_fix_a_bad_placement() -> None:
     greedy = evaluate(env, lambda o: int(np.argmax(agent.values(o))), [100, 101])
     noop = evaluate(env, lambda o: 0, [100, 101])
     assert np.mean([r["score"] for r in greedy]) < np.mean([r["score"] for r in noop])
+
+
+def test_registered_with_gymnasium_and_reset_options() -> None:
+    import gymnasium as gym
+
+    import simcontinuum.learn.env as env_module
+
+    scenario = str(Path(__file__).resolve().parents[1] / "scenarios" / "hackathon.yaml")
+    env = gym.make(env_module.ENV_ID, scenario=scenario)
+    env.reset(seed=3, options={"duration": 40.0})
+    steps, done, truncated = 0, False, False
+    while not done:
+        _obs, _, done, truncated, info = env.step(0)
+        assert truncated is False
+        steps += 1
+    assert info["time_s"] == 40.0 and steps == 3  # 10 s intervals after the first
+    again = gym.make(f"simcontinuum.learn.env:{env_module.ENV_ID}", scenario=scenario)
+    a, _ = again.reset(seed=3, options={"duration": 40.0})
+    b, _ = env.reset(seed=3, options={"duration": 40.0})
+    assert (a == b).all()  # same seed, same episode
+    env.reset(seed=3, options={"policy": "first-fit"})
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(seed=3, options={"durration": 5})
+    limited = gym.make(env_module.ENV_ID, scenario=scenario, max_episode_steps=2)
+    limited.reset(seed=0)
+    limited.step(0)
+    assert limited.step(0)[3] is True  # the TimeLimit wrapper truncates

@@ -26,6 +26,8 @@ from simcontinuum.mlsysops.fluidity import Fluidity
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAY = ROOT / "tests" / "mlsysops_framework" / "fluidity_replay.py"
+LOADER = ROOT / "tests" / "mlsysops_framework" / "load_policies.py"
+HACK = ROOT / "scenarios" / "mlsysops-hackathon"
 ENV = {"node_type": "virtualized", "os": "ubuntu", "container_runtime": ["containerd"]}
 
 
@@ -191,13 +193,27 @@ def simulate(plans: list[dict[str, Any]], app: dict[str, Any]) -> list[dict[str,
     return out
 
 
-def framework(cases: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    py, src = framework_python(), os.environ.get("MLSYSOPS_FRAMEWORK_SRC")
+def need_framework() -> str:
+    py = framework_python()
     if py is None:
         pytest.skip(
             "no environment with mlsysops==0.1.12 (needs Python 3.10): run "
             "'make mlsysops-venv' or set MLSYSOPS_FRAMEWORK_PYTHON"
         )
+    return py
+
+
+def in_framework(code: str) -> Any:
+    """Run ``code`` (which prints JSON) with the framework's Python."""
+    proc = subprocess.run(
+        [need_framework(), "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def framework(cases: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    py, src = need_framework(), os.environ.get("MLSYSOPS_FRAMEWORK_SRC")
     if not src or not (Path(src) / "agents" / "cluster" / "fluidity" / "controller.py").exists():
         pytest.skip(
             "the framework's fluidity controller is not in the registry package: set "
@@ -242,3 +258,74 @@ def test_fluidity_plans_agree_with_the_framework() -> None:
     table = "\n".join(["| case | result | framework 0.1.12 (last plan) |", "|---|---|---|", *rows])
     print("\n" + table)
     assert not disagree, "\n".join(disagree)
+
+
+# --- the registry package alone (no source checkout needed) -------------------------------
+
+
+def test_shim_offers_only_names_of_the_framework() -> None:
+    import simcontinuum.mlsysops.shim.mlsysops as top
+    from simcontinuum.mlsysops.shim.mlsysops import logger_util, utilities
+
+    theirs = in_framework(
+        "import json, logging; logging.disable(50)\n"
+        "import mlsysops, mlsysops.utilities as u, mlsysops.logger_util as l\n"
+        "pub = lambda m: sorted(n for n in dir(m) if not n.startswith('_'))\n"
+        "print(json.dumps({'top': pub(mlsysops), 'utilities': pub(u), 'logger_util': pub(l)}))"
+    )
+    for key, mod in (("top", top), ("utilities", utilities), ("logger_util", logger_util)):
+        ours = set(mod.__all__)
+        assert ours <= set(theirs[key]), (key, sorted(ours - set(theirs[key])))
+    assert "parse_analyze_interval" not in theirs["utilities"]  # why the shim dropped it
+    assert set(theirs["top"]) >= top.FRAMEWORK_ONLY
+
+
+def framework_policies() -> list[Path]:
+    where = in_framework(
+        "import json, os, logging; logging.disable(50); import mlsysops; "
+        "print(json.dumps(os.path.join(os.path.dirname(mlsysops.__file__), 'policies')))"
+    )
+    return sorted(Path(where).glob("policy-*.py"))
+
+
+def test_framework_loader_and_ours_agree() -> None:
+    from simcontinuum.mlsysops import load_policy_file
+
+    files = [*framework_policies(), HACK / "policy-latencyMover.py"]
+    proc = subprocess.run(
+        [need_framework(), str(LOADER), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    theirs = json.loads(proc.stdout)
+    for f in files:
+        pol = load_policy_file(f, builtin=False)
+        ctx = pol.files[0].function("initialize")()
+        assert theirs[str(f)]["loaded"] and theirs[str(f)]["scope"] == ctx["scope"], f
+
+
+def test_framework_dynamic_placement_same_seed_same_score(tmp_path: Path) -> None:
+    """The framework's own core dynamicPlacement (it draws with random.choice), run as the user
+    policy that replaces the built-in one: three runs, one seed, one score."""
+    import warnings
+
+    import yaml
+
+    import simcontinuum
+    from simcontinuum.mlsysops import load_descriptions, load_policy_file
+
+    (src,) = [p for p in framework_policies() if "dynamicPlacement" in p.name]
+    user = tmp_path / "policy-dynamicPlacement.py"
+    user.write_bytes(src.read_bytes())  # the installed file, under a user policy's name
+    overlay = yaml.safe_load((HACK / "overlay.yaml").read_text())
+    scn = load_descriptions(HACK / "descriptions", {**overlay, "duration": "60s"})
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            res = simcontinuum.run(scn, policy=load_policy_file(user))
+            scores.append(res.summary()["score"])
+    assert scores[0] == scores[1] == scores[2]

@@ -213,6 +213,7 @@ def test_an_installed_plugin_runs_by_name(plugin_site: Path) -> None:
     assert summary["requests"] > 0
     listed = _cli(plugin_site, "policies")
     assert "tiny-greedy" in listed.stdout and "tiny-plugin" in listed.stdout
+    assert "tiny:" in listed.stdout and "ml:" in listed.stdout  # the schemes too
     typo = _cli(plugin_site, "run", str(QUICKSTART), "--policy", "tiny-gredy")
     assert typo.returncode == 2
     assert "did you mean 'tiny-greedy'" in typo.stderr and "Traceback" not in typo.stderr

@@ -162,7 +162,7 @@ def test_a_signal_saves_partial_results_marked_interrupted(
 
 
 SAVER = """
-import pathlib, sys, time
+import os, sys, time
 import pandas as pd
 import simcontinuum
 
@@ -185,7 +185,7 @@ def hook(what, original):
     return wrapped
 
 pd.DataFrame.to_parquet = hook("table", pd.DataFrame.to_parquet)
-pathlib.Path.rename = hook("rename", pathlib.Path.rename)
+os.replace = hook("rename", os.replace)  # simcontinuum.io swaps folders with os.replace
 res.save(out)
 print("finished", flush=True)
 """

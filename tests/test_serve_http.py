@@ -266,3 +266,6 @@ def test_limits_reveal_and_rate_limits(small_cup: Cup) -> None:
     assert 429 in codes
     code, _, headers = http(cup.url + "/scenarios")
     assert code == 429 and int(headers["retry-after"]) >= 1
+    # made-up tokens do not buy fresh budgets; a valid token has its own
+    assert http(cup.url + "/scenarios", token="team_madeup")[0] == 429
+    assert http(cup.url + "/organizer", token=cup.organizer)[0] == 200

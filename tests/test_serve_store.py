@@ -241,18 +241,53 @@ def test_check_source_and_rate_limiter() -> None:
 
     from simcontinuum.serve.app import RateLimiter, check_source
 
-    assert check_source("a.py", b"x = 1\n", 100) == b"x = 1\n"
+    assert check_source("a.py", b"x = 1\n", 1000) == b"x = 1\n"
     for name, data, status, text in [
-        ("a.py", b"x" * 101, 413, "larger"),
+        ("a.py", b"x" * 1001, 413, "larger"),
         ("a.txt", b"x = 1\n", 400, "*.py"),
         ("a.py", b"   \n", 400, "empty"),
         ("a.py", b"def f(:\n", 400, "line 1"),
     ]:
         with pytest.raises(HTTPException) as info:
-            check_source(name, data, 100)
+            check_source(name, data, 1000)
         assert info.value.status_code == status and text in info.value.detail
+    for deep in (b"x = " + b"-" * 50000 + b"1\n", b"x = " + b"+".join([b"1"] * 50000) + b"\n"):
+        with pytest.raises(HTTPException) as info:  # the compiler's own limits, not a crash
+            check_source("deep.py", deep, 256 * 1024)
+        assert info.value.status_code == 400 and "nested" in info.value.detail
     limiter = RateLimiter(3)
     assert [limiter.allow("k", now=t) for t in (0.0, 1.0, 2.0)] == [0.0, 0.0, 0.0]
     assert limiter.allow("k", now=3.0) == pytest.approx(57.0)
     assert limiter.allow("other", now=3.0) == 0.0
     assert limiter.allow("k", now=60.5) == 0.0  # the first hit left the window
+
+
+def test_a_phase_window_bounds_its_submissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    monkeypatch.setenv("SIMCONTINUUM_COMPETITION_SECRET", SECRET)
+    path = write_competition(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["phases"][0]["opens"] = "2030-01-01T09:00:00Z"
+    doc["phases"][0]["closes"] = "2030-01-01T17:00:00Z"
+    path.write_text(yaml.safe_dump(doc))
+    comp = load_competition(path)
+    store = Store(comp.database_url(), comp)
+    store.create()
+    store.add_team("alpha")
+    store.set_phase("public", "open")
+    store.set_phase("private", "open")
+    team = store.teams()[0]
+    at = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+    assert store.submit(team, "a.py", b"x = 1\n", now=at + 8 * 3600).phases == ("private",)
+    assert store.submit(team, "a.py", b"x = 1\n", now=at + 10 * 3600).phases == (
+        "public",
+        "private",
+    )
+    assert store.submit(team, "a.py", b"x = 1\n", now=at + 17 * 3600).phases == ("private",)
+    doc["phases"][0]["closes"] = "2030-01-01T08:00:00Z"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(CompetitionError, match=r"phases\[0\].closes: must be after opens"):
+        load_competition(path)

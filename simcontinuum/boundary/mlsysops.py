@@ -18,15 +18,17 @@ that JSON cannot carry is the policy's error, recorded as any other.
 from __future__ import annotations
 
 import base64
+import itertools
 import pickle
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.boundary.channel import WorkerTimeout
 from simcontinuum.boundary.isolation import Isolation, SandboxLimits
 from simcontinuum.boundary.protocol import ProtocolViolation, RemoteError, check_result
-from simcontinuum.boundary.proxy import DEFAULT_CALL_S, Program, Submission
+from simcontinuum.boundary.proxy import DEFAULT_CALL_S, Program, Submission, engine_timeout
 from simcontinuum.mlsysops.policyfile import PolicyFile, policy_name_of
 
 if TYPE_CHECKING:
@@ -73,24 +75,46 @@ def encode_result(out: Any) -> Any:
 class RemotePolicyFile(PolicyFile):
     """A policy file whose functions run in a worker (the agent calls them as usual)."""
 
-    def __init__(self, path: Path, submission: Submission, call_s: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        submission: Submission,
+        call_s: float,
+        instance: int | None = None,
+        ids: Iterator[int] | None = None,
+    ) -> None:
         super().__init__(path, policy_name_of(path), None)  # type: ignore[arg-type]
         self.sub = submission
         self.call_s = call_s
+        self.instance = instance
+        self._ids = ids if ids is not None else itertools.count(1)
         self._id = 0
 
+    def for_instance(self, key: int) -> RemotePolicyFile:
+        """The same worker, for policy instance ``key``: the worker imports the file anew for
+        it (module state per instance, as the agent's ``controllers/policy.py``)."""
+        return RemotePolicyFile(self.path, self.sub, self.call_s, key, self._ids)
+
     def _call(self, kind: str, args: tuple[Any, ...] | None) -> Any:
-        self._id += 1
+        self._id = next(self._ids)
         msg: dict[str, Any] = {"type": kind, "id": self._id}
+        if self.instance is not None:
+            msg["instance"] = self.instance
+        # the policy's simulated clock and global-generator seed (simcontinuum.mlsysops.callenv)
+        from simcontinuum.mlsysops.callenv import active_clock, active_randomness
+
+        clock, rs = active_clock(), active_randomness()
+        if clock is not None:
+            msg["now"] = clock.now()
+        if rs is not None:
+            msg["seed"] = rs.seed
         if args is not None:
             msg["args"] = encode_args(args)
         try:
             reply = self.sub.call(msg, self.call_s)
         except Exception as exc:
-            if type(exc).__name__ == "WorkerTimeout":
-                from simcontinuum.engine.control import PolicyTimeout
-
-                raise PolicyTimeout() from None
+            if isinstance(exc, WorkerTimeout):
+                engine_timeout()
             raise
         try:
             out = check_result(reply, self._id)

@@ -186,6 +186,14 @@ class Submission:
         self.close()
 
 
+def engine_timeout() -> None:
+    """Raise the engine's own time-out (a call over ``control.policy_timeout``), so the call
+    is recorded exactly as an in-process policy's late call."""
+    from simcontinuum.errors import PolicyTimeout
+
+    raise PolicyTimeout() from None
+
+
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return clean_text(lines[-1]) if lines else ""
@@ -253,10 +261,8 @@ class RemotePolicy:
         return self.call_s + (0.25 if self.timeout_is_engine else 0.0)
 
     def _timeout(self) -> None:
-        from simcontinuum.engine.control import PolicyTimeout
-
         if self.timeout_is_engine:
-            raise PolicyTimeout() from None
+            engine_timeout()
         raise WorkerTimeout(
             f"the policy worker did not answer within {self.call_s:g} s; it was stopped"
         ) from None
@@ -345,6 +351,7 @@ __all__ = [
     "Submission",
     "SubmissionError",
     "WallTimeExceeded",
+    "engine_timeout",
     "program_of",
     "stage",
 ]

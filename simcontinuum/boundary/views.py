@@ -208,6 +208,7 @@ class _Samples:
         self.metric: list[str] = []
         self.value = array("d")
         self.interval: float | None = None
+        self.newest_index: Any = None  # the readers' index; rebuilt when rows are merged
 
     def add(self, cols: Mapping[str, list[Any]]) -> None:
         idx = cols["i"]

@@ -164,8 +164,10 @@ class MLSysOpsWorker:
     def __init__(self, path: str) -> None:
         from simcontinuum.mlsysops.policyfile import Caller, load_policy_module
 
+        self.path = path
         self.file = load_policy_module(path)
         self.caller = Caller()
+        self.instances: dict[int, Any] = {}  # instance -> (file, random sequence)
 
     def hello(self) -> dict[str, Any]:
         return {
@@ -179,13 +181,30 @@ class MLSysOpsWorker:
         from simcontinuum.boundary.mlsysops import decode_args, encode_result
 
         kind, rid = msg.get("type"), msg.get("id")
+        # run on the organizer's simulated clock and the instance's random sequence
+        from simcontinuum.mlsysops.callenv import GlobalRandomState
+        from simcontinuum.mlsysops.policyfile import load_policy_module
+
+        now, seed, inst = msg.get("now"), msg.get("seed"), msg.get("instance")
+        self.caller.now = float(now) if isinstance(now, int | float) else None
         try:
+            file, rs = self.file, None
+            if isinstance(inst, int):
+                if inst not in self.instances:  # a new policy instance: its own module
+                    self.instances[inst] = [load_policy_module(self.path, now or 0.0), None]
+                entry = self.instances[inst]
+                if entry[1] is None and isinstance(seed, int):
+                    entry[1] = GlobalRandomState(None, seed=seed)
+                file, rs = entry
+            elif isinstance(seed, int):
+                rs = GlobalRandomState(None, seed=seed)
+            self.caller.randomness = rs
             if kind == "initialize":
-                out = self.caller.call_sync(self.file.function("initialize"))
+                out = self.caller.call_sync(file.function("initialize"))
                 return {"type": "result", "id": rid, "result": encode_result(out)}
             if kind in ("analyze", "plan"):
                 args = decode_args(msg["args"])
-                out = self.caller.call(self.file.function(kind), *args)
+                out = self.caller.call(file.function(kind), *args)
                 return {"type": "result", "id": rid, "result": encode_result(out)}
             if kind in ("start", "end"):
                 return {"type": "ready", "id": rid}

@@ -75,10 +75,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import yaml
     from rich.console import Console
 
-    import simcontinuum
     from simcontinuum.calibrate.observed import read_observed
     from simcontinuum.calibrate.report import print_report, save_report
     from simcontinuum.errors import SimContinuumError
+    from simcontinuum.scenario import load_scenario
 
     try:
         if args.max_iter < 1:
@@ -96,7 +96,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 f"{path}: calibrate needs a scenario in simcontinuum's format (an MLSysOps "
                 "description set cannot be rewritten; convert it with its overlay first)"
             )
-        scenario = simcontinuum.load(path, seed=args.seed)
+        scenario = load_scenario(path, seed=args.seed)
         if args.seed is not None:
             doc["seed"] = args.seed
         observed = read_observed(args.observed)
@@ -113,7 +113,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         + "".join(f"#   not fitted: {x}\n" for x in cal.not_fitted)
     )
     out.write_text(header + yaml.safe_dump(cal.document, sort_keys=False), encoding="utf-8")
-    simcontinuum.load(out)  # the written file must load as it is
+    load_scenario(out)  # the written file must load as it is
     console = Console(highlight=False)
     print_report(cal, console)
     prefix = Path(args.report) if args.report else out.with_name(out.stem + ".report")

@@ -370,11 +370,13 @@ def _why_not(key: str) -> str:
 
 
 def _default_simulate(policy: str, seed: int) -> Callable[[dict[str, Any]], tuple[Any, Any]]:
-    import simcontinuum
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.policy.registry import load_policy
+    from simcontinuum.scenario import load_scenario
 
     def run(document: dict[str, Any]) -> tuple[Any, Any]:
-        scn = simcontinuum.load(document, seed=seed)
-        return simcontinuum.run(scn, policy=policy, seed=seed, reference=False), scn
+        scn = load_scenario(document, seed=seed)
+        return Simulation(scn, load_policy(policy), seed=seed, telemetry=True).run(), scn
 
     return run
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +133,10 @@ def save_report(cal: Calibration, prefix: Path, scenario_out: Path) -> list[Path
 
     js = sibling(".json")
     doc = {**cal.as_dict(), "fitted_scenario": str(scenario_out)}
-    js.write_text(json.dumps(doc, indent=2, default=float))
+    from simcontinuum.io import atomic_write
+    from simcontinuum.jsonutil import dumps
+
+    atomic_write(js, dumps(doc, indent=2, sort_keys=False) + "\n")  # strict JSON: NaN as null
     png = figure(cal, sibling(".png"))
     img = base64.b64encode(png.read_bytes()).decode()
 

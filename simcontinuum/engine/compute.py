@@ -31,23 +31,33 @@ class Usage(NamedTuple):
     up_seconds: float
     kwh: float  # energy of the linear power model
 
-    def items(self, node: Node, energy_price_per_kwh: float) -> list[BillItem]:
-        """The bill of ``node``: node-hours, core-hours and energy, each priced.
+    def priced(self, node: Node, energy_price_per_kwh: float) -> tuple[float, float, float]:
+        """The one billing formula: what node-hours, core-hours and energy cost.
 
-        This is the one billing formula: the cost table of the results and the running bill
-        (:meth:`Simulation.bill`) both use it. Egress is billed per link, when sent.
+        The cost table of the results (:meth:`items`) and the running bill
+        (:meth:`cost`, ``Simulation.bill``) both come from here. Egress is billed per link,
+        when sent.
         """
         price = node.price
-        core_hours = self.core_seconds / 3600.0
+        return (
+            self.hours * price.per_hour,
+            self.core_seconds / 3600.0 * price.per_core_hour,
+            self.kwh * energy_price_per_kwh,
+        )
+
+    def items(self, node: Node, energy_price_per_kwh: float) -> list[BillItem]:
+        """The bill of ``node`` as rows of the cost table (without the node's columns)."""
+        hours, cores, energy = self.priced(node, energy_price_per_kwh)
         return [
-            BillItem("node_hours", self.hours, "h", self.hours * price.per_hour, 0.0),
-            BillItem("core_hours", core_hours, "core*h", core_hours * price.per_core_hour, 0.0),
-            BillItem("energy", self.kwh, "kWh", self.kwh * energy_price_per_kwh, self.kwh),
+            BillItem("node_hours", self.hours, "h", hours, 0.0),
+            BillItem("core_hours", self.core_seconds / 3600.0, "core*h", cores, 0.0),
+            BillItem("energy", self.kwh, "kWh", energy, self.kwh),
         ]
 
     def cost(self, node: Node, energy_price_per_kwh: float) -> float:
-        """The sum of :meth:`items`: node-hours, core-hours and energy, priced."""
-        return sum(item.cost for item in self.items(node, energy_price_per_kwh))
+        """The sum of :meth:`priced` (cheap: the running bill calls it every RL step)."""
+        hours, cores, energy = self.priced(node, energy_price_per_kwh)
+        return hours + cores + energy
 
 
 class BillItem(NamedTuple):

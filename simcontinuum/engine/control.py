@@ -18,13 +18,12 @@ import math
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum.engine.recorder import ActionRow
-from simcontinuum.errors import PolicyError
+from simcontinuum.errors import PolicyError, PolicyTimeout
 from simcontinuum.model import nominal_rate
 from simcontinuum.policy.api import (
     AppView,
@@ -39,6 +38,7 @@ from simcontinuum.policy.api import (
     constraint_violation,
 )
 from simcontinuum.policy.reservations import least_allocated
+from simcontinuum.policy.tracebacks import policy_traceback
 
 if TYPE_CHECKING:
     from simcontinuum.engine.replicas import AppRuntime, ComponentRuntime, Replica
@@ -55,6 +55,9 @@ class Controller:
         self.decision_seconds = 0.0
         self.calls = 0
         self.errors = 0
+        self.rejected = 0
+        # the first exception a policy raised, as the policy's own frames (no engine frames)
+        self.first_error: str | None = None
         self._app_sources: dict[str, tuple[tuple[str, float], ...]] = {}
         for s in sim.scenario.sources:
             prev = self._app_sources.get(s.app, ())
@@ -118,16 +121,22 @@ class Controller:
                 "wall time; counted as no action",
             )
             if self.strict:
-                raise PolicyError(
+                raise StrictStop(
                     f"policy {what}() exceeded {self.timeout:g} s (--strict)"
                 ) from None
             return False, None, time.perf_counter() - started
+        except StrictStop:
+            raise
         except (Exception, SystemExit) as exc:  # a broken policy is recorded, never silent
             self.errors += 1
-            tb = traceback.format_exc(limit=-3)
-            self.record(what, "error", outcome="error", reason=f"{type(exc).__name__}: {exc}")
+            tb, where = policy_traceback(exc)
+            if self.first_error is None:
+                self.first_error = tb
+            self.record(
+                what, "error", outcome="error", reason=f"{type(exc).__name__}: {exc}{where}"
+            )
             if self.strict:
-                raise PolicyError(f"policy raised in {what}() (--strict):\n{tb}") from exc
+                raise StrictStop(f"policy raised in {what}() (--strict):\n{tb}") from exc
             return False, None, time.perf_counter() - started
         finally:
             self.decision_seconds += time.perf_counter() - started
@@ -430,7 +439,7 @@ class Controller:
         self.errors += 1
         self.record(call, "error", outcome="error", reason=reason)
         if self.strict:
-            raise PolicyError(
+            raise StrictStop(
                 f"policy returned an invalid result from {call}() (--strict): {reason}"
             )
 
@@ -446,15 +455,23 @@ class Controller:
         outcome: str,
         reason: str | None = None,
     ) -> None:
-        """Append one row to the actions table."""
+        """Append one row to the actions table; with ``strict`` a rejection stops the run
+        (after it is recorded, so the table says why)."""
         self.sim.recorder.action(
             ActionRow(self.sim.env.now, call, kind, app, component, node, target, outcome, reason)
         )
+        if outcome == "rejected":
+            self.rejected += 1
+            if self.strict:
+                what = " ".join(str(x) for x in (kind, app, component, node, target) if x)
+                raise StrictStop(
+                    f"the engine rejected a decision of {call}() (--strict): {what}: {reason}"
+                )
 
 
-class PolicyTimeout(BaseException):
-    """Raised inside a policy call that ran past its time limit. A ``BaseException`` so that
-    a policy's own ``except Exception`` cannot swallow it."""
+class StrictStop(PolicyError):
+    """Ends a ``strict`` run at the first policy error or rejected decision. Never caught
+    by the controller's own guard around policy calls, so it always reaches the caller."""
 
 
 @contextmanager

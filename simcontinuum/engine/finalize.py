@@ -11,7 +11,7 @@ Cost rows (one per node and item, plus one per billable link): ``item`` is ``nod
 (``per_hour`` × hours billed: the whole horizon for ``always``, hours hosting a replica for
 ``when_active``), ``core_hours`` (requested cores × hours, × ``per_core_hour``), ``energy``
 (kWh × ``scoring.energy_price_per_kwh``) or ``egress`` (GB over a billable link × its price).
-The amounts come from :meth:`~simcontinuum.engine.compute.Usage.items` — the one billing
+The amounts come from :meth:`~simcontinuum.engine.compute.Usage.priced` — the one billing
 formula, which :meth:`Simulation.bill` sums during the run.
 """
 
@@ -73,6 +73,8 @@ def build_results(sim: Simulation, wall_s: float) -> Results:
         "migrations": sim.migrations,
         "policy_calls": sim.control.calls,
         "policy_errors": sim.control.errors,
+        "policy_rejected": sim.control.rejected,
+        "policy_first_error": sim.control.first_error,
         "decision_s": sim.control.decision_seconds,
         "charge_decision_time": sim.scenario.control.charge_decision_time,
         "weights": dict(sim.scenario.scoring.weights),

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simcontinuum.engine.arrivals import WorkSampler
-from simcontinuum.model import Application, Component
+from simcontinuum.model import Application, Component, speedup
 from simcontinuum.policy.api import NodeView, constraint_violation
 
 if TYPE_CHECKING:
@@ -128,8 +128,7 @@ class Replica:
         self.inflight = 0
         self.end_reason: str | None = None
         self.on_running: list[Callable[[Replica], None]] = []
-        speedup = node.gpu_speedup if comp.accelerator else 1.0
-        self.inv_speed = 1.0 / (node.speed * speedup)
+        self.inv_speed = 1.0 / (node.speed * speedup(comp.accelerator, node.node.gpu))
         # a cpu limit of L cores: ceil(L) FIFO slots at L/ceil(L) of a core each (see
         # compute.throttled_finish); None keeps the unlimited path exactly as it was
         limit = comp.cpu_limit

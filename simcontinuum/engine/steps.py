@@ -44,18 +44,19 @@ STEP_OK, STEP_FAILED, STEP_DROPPED, STEP_INCOMPLETE, STEP_CANCELLED = 0, 1, 2, 3
 
 
 class StepColumns:
-    """The steps of one simulation, in arrival order, as two typed arrays.
+    """The steps of one simulation, in arrival order, in one typed array.
 
-    A step is three integers in ``ints`` — request id, the caller's step id, replica id — and
-    four floats in ``floats`` — arrival, queue wait, service, way back: two ``extend`` calls
-    a step, 56 bytes, nothing for the garbage collector to track. Step ids are row numbers.
+    A step is seven numbers in ``rows`` — request id, the caller's step id, replica id (ids
+    are exact in a float64 up to 2**53), arrival, queue wait, service, way back: one
+    ``extend`` a step, 56 bytes, nothing for the garbage collector to track (a list of
+    tuples or of floats measured slower here, by their allocations). Step ids are row
+    numbers.
     """
 
-    __slots__ = ("floats", "ints", "status")
+    __slots__ = ("rows", "status")
 
     def __init__(self) -> None:
-        self.ints = array("q")
-        self.floats = array("d")
+        self.rows = array("d")
         # steps that were not served (rare): step id -> status; the rest are ok
         self.status: dict[int, int] = {}
 
@@ -64,33 +65,40 @@ class StepColumns:
 
         (A served step is appended inline by the traffic model, the same way.)
         """
-        step.sid = len(self.ints) // 3
+        step.sid = len(self.rows) // 7
         join = step.join
         self.status[step.sid] = status
-        self.ints.extend((step.rid, -1 if join is None else join.step.sid, step.replica.id))
-        self.floats.extend((now, 0.0, 0.0, step.back))
+        self.rows.extend(
+            (
+                step.rid,
+                -1 if join is None else join.step.sid,
+                step.replica.id,
+                now,
+                0.0,
+                0.0,
+                step.back,
+            )
+        )
 
     def lost(self, sid: int) -> None:
         """A served step's node failed before the step finished."""
         if sid >= 0:
             self.status[sid] = STEP_FAILED
 
-    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every whole row so far: an (n, 3) int64 and an (n, 4) float64 array."""
-        # a signal may land between the two extends of one step: whole rows only
-        n = min(len(self.ints) // 3, len(self.floats) // 4)
-        ints = copy_of(self.ints, np.int64, 0, 3 * n).reshape(n, 3)
-        floats = copy_of(self.floats, np.float64, 0, 4 * n).reshape(n, 4)
-        return ints, floats
+    def matrix(self) -> np.ndarray:
+        """Every whole row so far as an (n, 7) float64 array."""
+        # a signal may stop a run inside an extend: whole rows only
+        n = len(self.rows) // 7
+        return copy_of(self.rows, np.float64, 0, 7 * n).reshape(n, 7)
 
     def frame(self, sim: Simulation, horizon: float) -> pd.DataFrame:
         """The ``steps`` table (see the module docstring), closing the books at ``horizon``."""
         import pandas as pd
 
-        ints, floats = self.matrix()
-        n = len(ints)
-        rid, parent, rep = (ints[:, i].copy() for i in range(3))
-        arrive, wait, service, back = (floats[:, i].copy() for i in range(4))
+        m = self.matrix()
+        n = len(m)
+        rid, parent, rep = (m[:, i].astype(np.int64) for i in range(3))
+        arrive, wait, service, back = (m[:, i].copy() for i in range(3, 7))
         status = np.zeros(n, dtype=np.int8)
         for sid, code in self.status.items():
             if sid < n:

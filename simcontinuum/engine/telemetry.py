@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simcontinuum.engine.buffers import copy_of, take
+from simcontinuum.engine.latest import LatestTable, NewestIndex, latest_table
+from simcontinuum.engine.metric_catalog import METRICS
 from simcontinuum.engine.recorder import RequestStatus
 from simcontinuum.engine.traffic import EndedCursor
+from simcontinuum.errors import TelemetryError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +67,14 @@ class TelemetrySampler:
         self._ended = EndedCursor(sim)  # requests count once they have ended
         self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
         self._last_comp_busy: dict[str, float] = {}
+        self.newest_index: NewestIndex | None = None  # built by the first read
+        # what reads may name: a typo raises with a did-you-mean instead of reading None
+        apps = sim.scenario.applications
+        self.id_kinds: dict[str, str] = {n.id: "node" for n in sim.nodes}
+        self.id_kinds.update({a.id: "app" for a in apps})
+        self.id_kinds.update({f"{a.id}/{c.id}": "component" for a in apps for c in a.components})
+        self.metric_kinds: dict[str, str] = {m.name: m.kind for m in METRICS}
+        self.metric_kinds.update({a.slo.metric: "app" for a in apps if a.slo and a.slo.metric})
 
     def start(self) -> None:
         """Schedule the first sample."""
@@ -243,27 +254,107 @@ class DeliveredTelemetry:
             }
         )
 
-    def latest(self) -> pd.DataFrame:
-        """The newest delivered value of every metric: one row per node/app, one column per
-        metric, plus ``time_s`` (when the newest sample of that row was taken)."""
+    def latest(self) -> LatestTable:
+        """The newest delivered value of every metric: one row per node/app/component, one
+        column per metric, plus ``time_s`` (when the newest sample of that row was taken),
+        over the last 10 telemetry intervals. A :class:`~simcontinuum.engine.latest.LatestTable`:
+        plain rows in microseconds, a DataFrame on demand (``.frame()``)."""
         span = 10 * (self._s.interval or 1.0)
-        df = self.window(span)
-        if df.empty:
-            import pandas as pd
+        return latest_table(self._index(), self.now, span)
 
-            return pd.DataFrame(columns=["kind", "id", "time_s"])
-        df = df.sort_values("time_s").groupby(["kind", "id", "metric"], sort=False).tail(1)
-        wide = df.pivot_table(
-            index=["kind", "id"], columns="metric", values="value", aggfunc="last"
-        )
-        wide["time_s"] = df.groupby(["kind", "id"])["time_s"].max()
-        return wide.reset_index()
+    def _index(self) -> NewestIndex:
+        """The sampler's incremental index, advanced to this view's ``now``; a view older
+        than the index gets a fresh index of its own (exact, slower)."""
+        s = self._s
+        index: NewestIndex | None = getattr(s, "newest_index", None)
+        if index is None or index.now > self.now:
+            fresh = NewestIndex()
+            if index is None:
+                s.newest_index = fresh
+            index = fresh
+        index.advance(s, self.now)
+        return index
 
     def value(self, metric: str, ident: str, default: float | None = None) -> float | None:
-        """The newest delivered value of ``metric`` for node/app ``ident``."""
-        s = self._s
-        for i in range(len(s.time) - 1, -1, -1):
-            if s.metric[i] == metric and s.id[i] == ident and s.delivered[i] <= self.now:
-                v = s.value[i]
-                return default if math.isnan(v) else v
+        """The newest delivered value of ``metric`` for ``ident``, or ``default``.
+
+        Args:
+            metric: a metric name (``simcontinuum metrics`` lists them all), e.g.
+                ``"node_cpu_utilisation"`` or ``"app_latency_p95_seconds"``.
+            ident: a node id, an application id, or ``"app/component"``, as the metric's
+                kind requires.
+            default: returned when no sample has been delivered yet, or the newest one is
+                NaN (e.g. a latency percentile of an interval in which nothing succeeded).
+
+        Raises:
+            TelemetryError: ``metric`` or ``ident`` is one no run of this scenario emits, or
+                they do not go together (a node metric of an application); the message
+                names the closest known name.
+        """
+        self.check(metric, ident)
+        newest = self._index().newest
+        kinds = getattr(self._s, "metric_kinds", {})
+        for kind in (kinds[metric],) if metric in kinds else ("node", "app", "component"):
+            found = newest.get((kind, ident), {}).get(metric)
+            if found is not None:
+                return default if math.isnan(found[1]) else found[1]
         return default
+
+    def check(self, metric: str, ident: str | None = None) -> None:
+        """Raise :class:`~simcontinuum.errors.TelemetryError` unless ``metric`` (and
+        ``ident``, when given) can ever be read in this scenario."""
+        s = self._s
+        if not hasattr(s, "metric_kinds"):  # a stand-in without the scenario (the boundary)
+            return
+        kind = s.metric_kinds.get(metric)
+        if kind is None:
+            raise TelemetryError(_unknown("metric", metric, s.metric_kinds, "simcontinuum metrics"))
+        if ident is None:
+            return
+        id_kind = s.id_kinds.get(ident)
+        if id_kind is None:
+            ids = [i for i, k in s.id_kinds.items() if k == kind]
+            raise TelemetryError(_unknown(f"{kind} id", ident, ids, f"{kind} ids: {_few(ids)}"))
+        if id_kind != kind:
+            raise TelemetryError(
+                f"metric {metric!r} is sampled per {kind}, but {ident!r} is a {id_kind} id; "
+                f"give a {kind} id ({_few([i for i, k in s.id_kinds.items() if k == kind])})"
+            )
+
+
+def _few(names: list[str], n: int = 4) -> str:
+    shown = ", ".join(repr(x) for x in names[:n])
+    return shown + (f", … ({len(names)} in all)" if len(names) > n else "")
+
+
+def _unknown(what: str, name: object, known: Any, where: str) -> str:
+    close = closest(str(name), [str(k) for k in known])
+    hint = f"; did you mean {close!r}?" if close else ""
+    return f"unknown telemetry {what} {name!r}{hint} (see {where})"
+
+
+def closest(name: str, known: list[str]) -> str | None:
+    """The known name most like ``name``: shared ``_``/``-``/``/`` words first (metric names
+    are word lists: ``app_p95_latency_s`` is ``app_latency_p95_seconds``), then spelling.
+
+    >>> closest("app_p95_latency_s", ["app_latency_p99_seconds", "app_latency_p95_seconds"])
+    'app_latency_p95_seconds'
+    >>> closest("zzz", ["node_up"]) is None
+    True
+    """
+    import difflib
+    import re
+
+    def words(text: str) -> set[str]:
+        return set(re.split(r"[_\-/.]+", text.lower())) - {""}
+
+    mine = words(name)
+    best, best_score = None, 0.0
+    for k in known:
+        theirs = words(k)
+        overlap = len(mine & theirs) / max(len(mine | theirs), 1)
+        spelling = difflib.SequenceMatcher(None, name.lower(), k.lower()).ratio()
+        score = overlap + spelling
+        if score > best_score:
+            best, best_score = k, score
+    return best if best_score >= 0.6 else None

@@ -325,12 +325,21 @@ class Traffic:
             finish = node.start_service(now, service)
         else:  # a cpu limit: the wait below then includes the time throttled
             finish = throttled_finish(node, slots, rep.limit_rate, now, service)
-        if steps is not None:  # inline, two appends: this is once per step
-            ints = steps.ints
-            step.sid = len(ints) // 3
+        if steps is not None:  # inline, one extend: once per step
+            rows = steps.rows
+            step.sid = len(rows) // 7
             join = step.join
-            ints.extend((step.rid, -1 if join is None else join.step.sid, rep.id))
-            steps.floats.extend((now, finish - service - now, service, step.back))
+            rows.extend(
+                (
+                    step.rid,
+                    -1 if join is None else join.step.sid,
+                    rep.id,
+                    now,
+                    finish - service - now,
+                    service,
+                    step.back,
+                )
+            )
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch

@@ -7,10 +7,10 @@
   skips stored runs on the next call, and summarises: mean and Student-t confidence interval
   per policy and scenario, mean-rank ranking, paired comparison with a baseline
   (:mod:`~simcontinuum.experiment.stats`).
-- :func:`~simcontinuum.experiment.leaderboard.run_leaderboard` evaluates one policy file per
-  team on hidden scenarios, each submission in its own limited child process
-  (:mod:`~simcontinuum.experiment.sandbox`); read its threat model before running untrusted
-  code.
+- :func:`~simcontinuum.experiment.leaderboard.run_leaderboard` evaluates one submission per
+  team on hidden scenarios, the engine and the score here, each team's policy behind the
+  trust boundary in a bubblewrap sandbox (:mod:`simcontinuum.boundary`,
+  ``docs/security.md``).
 
 Importing this package is cheap; the modules load pandas and the engine when used. Code that
 uses the process executor from a script must guard its entry point with

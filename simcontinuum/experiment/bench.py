@@ -133,7 +133,9 @@ def run_bench(
         files = g.scenario_files(scenarios)
     except FileNotFoundError as exc:
         raise BenchError(str(exc)) from None
-    pols = [g.policy_spec(p) for p in labels]
+    pols = g.unique_labels([g.policy_spec(p) for p in labels], labels)
+    if baseline is not None:  # the baseline as typed -> its label in the tables
+        baseline = pols[labels.index(baseline)].label
     scs = g.scenario_specs(files)
     store = RunStore(out) if out is not None else None
     started = time.perf_counter()
@@ -293,7 +295,7 @@ def write_outputs(result: BenchResult, out: str | Path) -> list[Path]:
                     _parquet_safe(df).to_parquet(tmp, index=False)
             written.append(path)
     html = target / "bench.html"
-    bench_report(report_table(result.runs), html)
+    bench_report(report_table(result.runs), html, paired=result.paired)
     written.append(html)
     return written
 

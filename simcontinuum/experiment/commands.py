@@ -10,7 +10,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import add_command, add_common, positive_int, seed
+from simcontinuum.argtypes import add_command, add_common, positive_int, seed, seed_set
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,10 +21,10 @@ BENCH_EPILOG = """\
 examples:
   simcontinuum bench --policies first-fit k8s-default latency-greedy \\
       --scenarios scenarios/quickstart.yaml --seeds 10 --jobs 2 --out out/bench
-  simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios challenge/public \\
-      --seeds 5 --baseline first-fit --out out/mine
-  simcontinuum bench --policies first-fit my_policy.py:Mine --scenarios scenarios/ \
-      --seeds 3 --isolate --out out/isolated          # as the leaderboard runs them
+  simcontinuum bench --policies first-fit examples/my_policy.py:NearestWithRoom \\
+      --scenarios challenge/public --seeds 5 --baseline first-fit --out out/mine
+  simcontinuum bench --policies first-fit examples/my_policy.py:NearestWithRoom \\
+      --scenarios scenarios/ --seeds 3 --isolate --out out/isolated  # as the leaderboard runs them
   simcontinuum bench ... --executor dask                              # a local Dask cluster
   simcontinuum bench ... --executor dask --address tcp://10.0.0.5:8786   # an existing one
 
@@ -73,8 +73,14 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--scenarios", "-S", nargs="+", required=True, metavar="PATH", help="files or folders"
     )
-    p.add_argument("--seeds", type=positive_int, default=10, help="seeds per pair (default: 10)")
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
+    p.add_argument(
+        "--seeds",
+        type=seed_set,
+        default=seed_set("10"),
+        metavar="N|A..B",
+        help="N seeds from --first-seed, or the seeds A..B inclusive (default: 10)",
+    )
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel tasks (default: 1)")
     p.add_argument(
         "--executor",
@@ -109,8 +115,14 @@ def register(subparsers: Any) -> None:
         "submissions", metavar="SUBMISSIONS", help="folder: one *.py or directory per team"
     )
     p.add_argument("--scenarios", "-S", nargs="+", required=True, metavar="PATH")
-    p.add_argument("--seeds", type=positive_int, default=5, help="seeds per scenario (default: 5)")
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed (default: 0)")
+    p.add_argument(
+        "--seeds",
+        type=seed_set,
+        default=seed_set("5"),
+        metavar="N|A..B",
+        help="N seeds per scenario from --first-seed, or the seeds A..B inclusive (default: 5)",
+    )
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="submissions at once")
     p.add_argument(
         "--time-limit", type=float, default=600.0, help="wall seconds per submission (600)"
@@ -161,10 +173,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _err("error: --address is for --executor dask")
         return 2
     kind = "dask" if args.address else args.executor
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    seeds = args.seeds.resolve(args.first_seed)
     show = not args.quiet and sys.stderr.isatty()
     try:
-        with _progress(show, "runs") as progress:
+        with _progress(show, "simulating runs") as progress:
             result = run_bench(
                 args.policies,
                 args.scenarios,
@@ -188,7 +200,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"kept in {args.out}/runs; run the same command again to resume"
         )
         return 130
-    written = write_outputs(result, args.out)
+    from simcontinuum.report.progress import rendering
+
+    with rendering(f"{args.out}/bench.html", show=show):
+        written = write_outputs(result, args.out)
     if not args.quiet:
         print_bench(result, _console())
     _err(
@@ -218,9 +233,16 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.show:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bar = Progress(
+            TextColumn(f"[bold]{self.unit}[/]"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -318,7 +340,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         memory_mib=args.memory_limit,
         files=args.open_files,
     )
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    seeds = args.seeds.resolve(args.first_seed)
 
     def progress(team: str, outcome: Any) -> None:
         if args.quiet:
@@ -345,7 +367,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         return 2
     if args.insecure and "NOT ISOLATED" in result.isolation:
         _err(f"WARNING: {result.isolation}; these results are claims, not evidence")
-    written = write_leaderboard(result, args.out)
+    from simcontinuum.report.progress import rendering
+
+    with rendering(f"{args.out}/leaderboard.html", show=not args.quiet and sys.stderr.isatty()):
+        written = write_leaderboard(result, args.out)
     if not args.quiet:
         _print_leaderboard(result.table, _console())
     _err(f"wrote {', '.join(p.name for p in written)} to {args.out}/")

@@ -18,7 +18,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,23 @@ def policy_spec(text: str) -> PolicySpec:
     Raises:
         PolicyError: the policy cannot be loaded (checked here, once, before any run).
     """
+    from simcontinuum.policy.api import policy_name
     from simcontinuum.policy.registry import load_policy
     from simcontinuum.policy.spec import parse_policy_spec
 
-    load_policy(text)  # fail early, in the parent, with the registry's message
+    policy = load_policy(text)  # fail early, in the parent, with the registry's message
     spec = parse_policy_spec(text).portable()
-    return PolicySpec(text, spec, policy_hash(spec))
+    # tables and figures show the policy's own name, not the path it was loaded from
+    return PolicySpec(policy_name(policy), spec, policy_hash(spec))
+
+
+def unique_labels(specs: Sequence[PolicySpec], typed: Sequence[str]) -> list[PolicySpec]:
+    """``specs`` with every label two policies share replaced by what the user typed."""
+    labels = [s.label for s in specs]
+    return [
+        s if labels.count(s.label) == 1 else replace(s, label=t)
+        for s, t in zip(specs, typed, strict=True)
+    ]
 
 
 def scenario_files(items: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -166,7 +166,7 @@ def standings(runs: pd.DataFrame) -> pd.DataFrame:
     score_ci_high``, the mean of each score part, ``policy_errors``, ``wall_s``."""
     import pandas as pd
 
-    from simcontinuum.experiment.stats import mean_ci
+    from simcontinuum.experiment.stats import clip_low, mean_ci
     from simcontinuum.metrics.score import SCORE_PARTS
 
     rows = []
@@ -180,7 +180,7 @@ def standings(runs: pd.DataFrame) -> pd.DataFrame:
             "runs": len(group),
         }
         score, low, high = mean_ci(ok["score"].astype(float).tolist() if len(ok) else [])
-        row.update(score=score, score_ci_low=low, score_ci_high=high)
+        row.update(score=score, score_ci_low=clip_low(low), score_ci_high=high)
         for part in SCORE_PARTS:
             col = f"part_{part}"
             row[part] = float(ok[col].astype(float).mean()) if len(ok) and col in ok else None
@@ -340,7 +340,8 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
     n_ok = int((result.table["status"] == "ok").sum())
     body = (
         f"<p>{len(result.table)} submissions, {n_ok} ranked; scores are means over every "
-        "hidden scenario and seed (lower is better), with 95% Student-t intervals.</p>"
+        "hidden scenario and seed (lower is better).</p>"
+        + CI_NOTE
         + f"<p>Isolation: {esc(result.isolation)}</p>"
         + table_html(result.table)
         + "<h2>Runs</h2>"
@@ -350,6 +351,13 @@ def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) ->
     written.append(write_page(target / "leaderboard.html", "Leaderboard", body))
     return written
 
+
+CI_NOTE = (
+    '<p class="note"><b>score_ci_low, score_ci_high</b>: the 95% Student-t confidence '
+    "interval of the mean score over the submission's runs (every hidden scenario and seed). "
+    "A score is never negative, so the lower bound is clipped at 0; with one run there is no "
+    "interval (—).</p>"
+)
 
 _RUN_COLUMNS = ("team", "scenario", "seed", "status", "reason", "score", "policy_errors", "wall_s")
 

@@ -125,6 +125,17 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     return (mean, mean - half, mean + half)
 
 
+def clip_low(low: float, floor: float = 0.0) -> float:
+    """A confidence bound clipped to the range of a quantity that cannot go below
+    ``floor`` (a score, a cost, a rate): a Student-t interval is symmetric and would
+    otherwise reach below 0 for a skewed, non-negative quantity. NaN stays NaN.
+
+    >>> clip_low(-0.4), clip_low(1.5), clip_low(float("nan")) != clip_low(float("nan"))
+    (0.0, 1.5, True)
+    """
+    return low if math.isnan(low) else max(low, floor)
+
+
 def _metric_column(runs: pd.DataFrame, metric: str) -> pd.Series:
     """The score, or a part of it as scored (``part_<name>``: p95 is the horizon when no
     request succeeded), falling back to the plain summary column."""
@@ -155,6 +166,7 @@ def bench_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         }
         for metric in METRICS:
             mean, low, high = mean_ci(_metric_column(ok, metric).tolist(), confidence)
+            low = clip_low(low)  # the score and its parts are never negative
             row[f"{metric}_mean"] = mean
             row[f"{metric}_ci_low"] = low
             row[f"{metric}_ci_high"] = high
@@ -165,8 +177,9 @@ def bench_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
 def ranking(table: pd.DataFrame) -> pd.DataFrame:
     """Overall ranking from a :func:`bench_table`: per scenario, policies are ranked by mean
     score (1 = best, ties share the average rank); a policy's ``mean_rank`` is the mean over
-    scenarios. Columns: ``rank, policy, mean_rank, mean_score, wins`` (scenarios ranked
-    first), ``scenarios``; sorted best first (ties broken by mean score, then name).
+    scenarios. Columns: ``rank, policy, mean_rank, mean_score, wins`` (scenarios where the
+    policy has the best mean score; a tie for the best counts for each), ``scenarios``;
+    sorted best first (ties broken by mean score, then name).
 
     >>> import pandas as pd
     >>> t = pd.DataFrame({"policy": ["a", "b", "a", "b"], "scenario": ["s", "s", "t", "t"],
@@ -180,12 +193,15 @@ def ranking(table: pd.DataFrame) -> pd.DataFrame:
     if t.empty:
         return pd.DataFrame(columns=["rank", "policy", "mean_rank", "mean_score", "wins"])
     t["scenario_rank"] = t.groupby("scenario")["score_mean"].rank(method="average")
+    # a win: the best mean score of a scenario; a tie for the best is a win for each (as in
+    # bench.html)
+    t["best"] = (t.groupby("scenario")["score_mean"].rank(method="min") == 1).astype(int)
     out = (
         t.groupby("policy", sort=False)
         .agg(
             mean_rank=("scenario_rank", "mean"),
             mean_score=("score_mean", "mean"),
-            wins=("scenario_rank", lambda r: int((r == 1.0).sum())),
+            wins=("best", "sum"),
             scenarios=("scenario", "nunique"),
         )
         .reset_index()
@@ -244,6 +260,7 @@ __all__ = [
     "METRICS",
     "bench_table",
     "betainc",
+    "clip_low",
     "mean_ci",
     "ok_runs",
     "paired",

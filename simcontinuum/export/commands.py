@@ -83,6 +83,7 @@ def register(subparsers: Any) -> None:
         help="grafana: the Prometheus the datasource points at",
     )
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_export)
 
 
@@ -102,16 +103,16 @@ def default_start_epoch(horizon: float, now: float | None = None) -> float:
 
 def load_scenario(results: Any, path: str | None) -> Any:
     """The run's scenario: ``path``, else the recorded one if it still has the run's digest."""
-    import simcontinuum
+    from simcontinuum.scenario import load_scenario
 
     seed = results.meta.get("seed")
     if path:
-        return simcontinuum.load(path, seed=seed)
+        return load_scenario(path, seed=seed)
     recorded = results.meta.get("scenario_path")
     if not recorded or not Path(recorded).is_file():
         return None
     try:
-        scn = simcontinuum.load(recorded, seed=seed)
+        scn = load_scenario(recorded, seed=seed)
     except Exception:  # a file changed into something invalid: the run's is not known
         return None
     if results.meta.get("scenario_digest") and scn.digest != results.meta["scenario_digest"]:
@@ -196,7 +197,22 @@ def _export(args: argparse.Namespace, results: Any, scenario: Any, start: float)
 
     _empty_dir(out, args.force)
     seed = args.seed if args.seed is not None else int(results.meta.get("seed") or 0)
-    counts = write_otlp(results, fams, out, start, sample=args.sample, seed=seed)
+    if args.quiet or not sys.stderr.isatty():
+        counts = write_otlp(results, fams, out, start, sample=args.sample, seed=seed)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn("traces"), BarColumn(), MofNCompleteColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            counts = write_otlp(
+                results, fams, out, start, sample=args.sample, seed=seed, progress=tick
+            )
     _err(
         f"wrote {out}/metrics.jsonl ({counts['points']} points) and {out}/traces.jsonl "
         f"({counts['traces']} traces, {counts['spans']} spans)"

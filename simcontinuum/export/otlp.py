@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,9 +156,17 @@ def answer_times(steps: Any) -> np.ndarray:
 
 
 def trace_lines(
-    results: Results, start_epoch: float, *, sample: float = 1.0, seed: int = 0
+    results: Results,
+    start_epoch: float,
+    *,
+    sample: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[str], int, int]:
-    """``traces.jsonl``'s lines, the number of traces and of spans."""
+    """``traces.jsonl``'s lines, the number of traces and of spans.
+
+    ``progress(done, total)`` is called every :data:`TRACES_PER_LINE` traces.
+    """
     from simcontinuum.streams import Streams
 
     req = results.requests
@@ -235,6 +243,7 @@ def trace_lines(
         batch, in_batch = {}, 0
 
     sel = req[keep]
+    total = len(sel)
     rows = zip(
         sel["request_id"].astype(int).tolist(),
         sel["status"].astype(str).tolist(),
@@ -327,7 +336,11 @@ def trace_lines(
         in_batch += 1
         if in_batch >= TRACES_PER_LINE:
             flush()
+            if progress:
+                progress(n_traces, total)
     flush()
+    if progress:
+        progress(n_traces, total)
     return lines, n_traces, n_spans
 
 
@@ -339,12 +352,15 @@ def write_otlp(
     *,
     sample: float = 1.0,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """Write ``metrics.jsonl`` and ``traces.jsonl`` into ``directory``; return counts."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     mlines = metric_lines(results, fams, start_epoch)
-    tlines, n_traces, n_spans = trace_lines(results, start_epoch, sample=sample, seed=seed)
+    tlines, n_traces, n_spans = trace_lines(
+        results, start_epoch, sample=sample, seed=seed, progress=progress
+    )
     for name, body in (("metrics.jsonl", mlines), ("traces.jsonl", tlines)):
         tmp = d / f".{name}.tmp"
         tmp.write_text("".join(line + "\n" for line in body), encoding="utf-8")

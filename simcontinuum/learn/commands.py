@@ -8,7 +8,15 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import add_command, add_common, natural_int, positive_int, seconds
+from simcontinuum.argtypes import (
+    add_command,
+    add_common,
+    natural_int,
+    positive_int,
+    seconds,
+    seed,
+    seed_set,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -16,7 +24,7 @@ if TYPE_CHECKING:
 DATASET_EPILOG = """\
 examples:
   simcontinuum dataset scenarios/hackathon.yaml --policy random --seeds 0..9 -o data.parquet
-  simcontinuum dataset scenarios/quickstart.yaml --seeds 0 1 2 -o qs.csv --window 20
+  simcontinuum dataset scenarios/quickstart.yaml --seeds 3 -o qs.csv --window 20
 
 One row per decision (each placed replica at placement time, and each live replica every
 control interval) with the state's features and the outcome of the requests in the window
@@ -74,11 +82,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policy", "-p", default="random", help="policy spec (default: random)")
     p.add_argument(
         "--seeds",
-        nargs="+",
-        default=["0..9"],
-        metavar="SEED",
-        help="seeds: a range 0..9 (inclusive) and/or numbers (default: 0..9)",
+        type=seed_set,
+        default=seed_set("0..9"),
+        metavar="N|A..B",
+        help="N seeds from --first-seed, or the seeds A..B inclusive (default: 0..9)",
     )
+    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--window", type=seconds, default=30.0, help="outcome window, s (30)")
     p.add_argument("--interval", type=seconds, help="s between control rows (default: control)")
     add_common(
@@ -165,14 +174,10 @@ def _console() -> Console:
 
 def cmd_dataset(args: argparse.Namespace) -> int:
     """``simcontinuum dataset SCENARIO ...``"""
-    from simcontinuum.learn.datasets import dataset, parse_seeds, write_dataset
+    from simcontinuum.learn.datasets import dataset, write_dataset
     from simcontinuum.policy.registry import load_policy
 
-    try:
-        seeds = parse_seeds(args.seeds)
-    except ValueError as exc:
-        _err(f"error: --seeds: {exc}")
-        return 2
+    seeds = args.seeds.resolve(args.first_seed)
     load_policy(args.policy)  # a bad spec fails now, with the registry's message
     df = dataset(args.scenario, args.policy, seeds, window=args.window, interval=args.interval)
     path = write_dataset(df, args.out)
@@ -191,7 +196,18 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``simcontinuum train DATASET... -o model.joblib``"""
+    import importlib.util
     from pathlib import Path
+
+    missing = [m for m in ("sklearn", "joblib") if importlib.util.find_spec(m) is None]
+    if missing:  # 'make run' installs the core only; the ML extra is one line away
+        _err(
+            f"error: 'simcontinuum train' needs scikit-learn and joblib ({', '.join(missing)} "
+            "not installed); install them with:\n"
+            "  pip install 'simcontinuum[ml]'\n"
+            "(in a clone of the repository: .venv/bin/pip install -e '.[ml]')"
+        )
+        return 2
 
     import numpy as np
 

@@ -7,7 +7,21 @@ agent move component replicas between control intervals. ``reset(seed=s)`` build
 decision time (one interval in); each ``step(action)`` applies the action *now* and runs the
 simulation to the next decision time (``Simulation.advance``, the engine's driving API: slicing
 a run changes neither its tables nor its event count). The episode terminates at the
-scenario's horizon. Same seed and same actions ⇒ the same observations and rewards.
+scenario's horizon (``terminated=True``). ``truncated`` is always ``False``: the environment
+sets no time limit of its own (``gym.make(..., max_episode_steps=N)`` adds one, and then
+reports ``truncated``). Same seed and same actions ⇒ the same observations and rewards.
+
+Registered with Gymnasium on import as ``simcontinuum/Continuum-v0``::
+
+    import gymnasium as gym
+    import simcontinuum.learn.env  # noqa: F401  (registers the id)
+
+    env = gym.make("simcontinuum/Continuum-v0", scenario="scenarios/hackathon.yaml")
+    # or, with nothing imported first:
+    env = gym.make("simcontinuum.learn.env:simcontinuum/Continuum-v0", scenario=...)
+
+``reset(seed=s, options={...})`` honours ``options``: ``policy`` (the base policy of this
+episode) and ``duration`` (this episode's horizon, seconds); other keys are an error.
 
 Actions (``Discrete(len(env.actions))``): ``0`` does nothing; action ``k > 0`` is
 ``env.actions[k] = (app, component, node)``: move the component's first live replica to that
@@ -88,6 +102,7 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
         if duration is not None:
             sc = replace(sc, duration=float(duration))
         self.scenario = sc
+        self._base_scenario = sc  # reset(options={"duration": ...}) shortens a copy
         self.base_policy = policy
         self.interval = float(interval or sc.control.interval or sc.telemetry.interval or 10.0)
         if not sc.duration > self.interval:
@@ -119,14 +134,36 @@ class ContinuumEnv(gym.Env[np.ndarray, int]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """A new run with simulation seed ``seed`` (else one drawn from ``np_random``)."""
+        """A new run with simulation seed ``seed`` (else one drawn from ``np_random``).
+
+        Args:
+            seed: the simulation's seed (same seed and actions ⇒ the same episode).
+            options: ``{"policy": spec or object}`` overrides the base policy for this
+                episode; ``{"duration": seconds}`` its horizon.
+
+        Raises:
+            ValueError: an option this environment does not know.
+        """
         from simcontinuum.engine.simulation import Simulation
         from simcontinuum.policy.registry import load_policy
 
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"policy", "duration"})
+        if unknown:
+            raise ValueError(
+                f"unknown reset option(s) {unknown}; ContinuumEnv.reset takes 'policy' and "
+                "'duration'"
+            )
         super().reset(seed=seed)
         sim_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
-        policy = load_policy(self.base_policy)
-        self.sim = Simulation(self.scenario, policy, seed=sim_seed, telemetry=False)
+        policy = load_policy(options.get("policy", self.base_policy))
+        scenario = self._base_scenario
+        if options.get("duration") is not None:
+            scenario = replace(scenario, duration=float(options["duration"]))
+        self.scenario = scenario
+        self._expected = _expected_requests(scenario)
+        # per-step records are for results tables; an episode only needs the reward
+        self.sim = Simulation(scenario, policy, seed=sim_seed, telemetry=False, steps=False)
         self._ended = _Ended(self.sim, self.scenario)
         self._busy = [0.0] * len(self.node_ids)
         self._last_t = 0.0
@@ -299,4 +336,17 @@ def bill(sim: Simulation, t: float) -> tuple[float, float]:
     return cost, kwh
 
 
-__all__ = ["ContinuumEnv", "bill"]
+ENV_ID = "simcontinuum/Continuum-v0"
+
+
+def register() -> None:
+    """Register :class:`ContinuumEnv` with Gymnasium as :data:`ENV_ID` (once; importing this
+    module does it)."""
+    if ENV_ID not in gym.registry:
+        gym.register(id=ENV_ID, entry_point="simcontinuum.learn.env:ContinuumEnv")
+
+
+register()
+
+
+__all__ = ["ENV_ID", "ContinuumEnv", "bill", "register"]

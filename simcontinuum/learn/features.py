@@ -47,6 +47,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from simcontinuum.model import speedup
 from simcontinuum.policy.builtins import source_latency
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def candidate_features(
     node = view.node(nid)
     work = mean_work(comp)
     gpu = node.gpu.speedup if node.gpu else 1.0
-    effective = node.speed * (gpu if comp.accelerator else 1.0)
+    effective = node.speed * speedup(comp.accelerator, node.gpu)
     service = work / effective if effective > 0 else math.inf
     if tentative is not None:
         free_cpu = tentative.free_cpu(nid)
@@ -236,7 +237,7 @@ def telemetry_table(latest: Any) -> dict[tuple[str, str], dict[str, float]]:
         return {}
     metrics = [c for c in latest.columns if c not in ("kind", "id", "time_s")]
     out: dict[tuple[str, str], dict[str, float]] = {}
-    for rec in latest[["kind", "id", *metrics]].to_dict("records"):
+    for rec in latest.to_dict("records"):  # no column selection: LatestTable needs no pandas
         out[(str(rec["kind"]), str(rec["id"]))] = {m: rec[m] for m in metrics}
     return out
 

@@ -311,6 +311,17 @@ def load_ml_policy(
     doc = _read_spec(spec)
     try:
         model = load_model(model_path)
+    except ModuleNotFoundError as exc:  # the file is fine: the library it pickles is absent
+        extra = "ml" if (exc.name or "").split(".")[0] in ("sklearn", "joblib") else None
+        fix = (
+            "pip install 'simcontinuum[ml]'"
+            if extra
+            else f"pip install the package that provides '{exc.name}'"
+        )
+        raise PolicyError(
+            f"ml model '{model_path}' needs the module '{exc.name}' to load, and it is not "
+            f"installed; install it with: {fix}"
+        ) from exc
     except Exception as exc:
         raise PolicyError(
             f"ml model '{model_path}' cannot be loaded ({type(exc).__name__}: {exc}); it must "

@@ -16,6 +16,7 @@ random actions, and doing nothing (the base policy's placement alone).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -171,6 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-seeds", type=int, default=20, help="evaluation episodes")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    import importlib.util
+
+    if importlib.util.find_spec("gymnasium") is None:  # 'make run' installs the core only
+        print(
+            "error: the RL example needs gymnasium, which is not installed; install it with:\n"
+            "  pip install 'simcontinuum[rl]'\n"
+            "(in a clone of the repository: .venv/bin/pip install -e '.[rl]')",
+            file=sys.stderr,
+        )
+        return 2
     from simcontinuum.learn.env import ContinuumEnv
 
     env = ContinuumEnv(args.scenario, duration=args.duration)

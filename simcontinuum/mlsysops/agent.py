@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from simcontinuum.mlsysops.callenv import GlobalRandomState
 from simcontinuum.mlsysops.descriptions import Descriptions, app_description, app_uid
 from simcontinuum.mlsysops.fluidity import Fluidity, Note, requirements_raise
 from simcontinuum.mlsysops.policyfile import Caller, PolicyFile
@@ -74,6 +75,7 @@ class Instance:
     app: str | None = None  # application scope: its application
     last_run: float = -math.inf
     dead: str | None = None  # why the framework's analyze loop fails for it from now on
+    randomness: GlobalRandomState | None = None  # its global random/numpy sequence
 
     @property
     def core(self) -> bool:
@@ -135,6 +137,7 @@ class Cycle:
         caller: Caller,
     ) -> None:
         self.policies = policies
+        self.instances_made = 0
         self.desc = descriptions
         self.level = level
         self.builtin = builtin
@@ -271,8 +274,15 @@ class Cycle:
         assert p.context is not None and p.scope is not None
         context = copy.deepcopy(p.context)
         file = p.file
+        randomness = GlobalRandomState(self.rng)  # each instance its own global sequence
         try:
-            file = load_policy_module(p.file.path, self.now)
+            self.instances_made += 1
+            remote = getattr(p.file, "for_instance", None)  # a file run behind the boundary
+            if remote is not None:
+                file = remote(self.instances_made)  # its worker imports the file anew
+            else:
+                file = load_policy_module(p.file.path, self.now)
+            self.caller.randomness = randomness
             fresh = self.caller.call_sync(file.function("initialize"))
             if isinstance(fresh, dict):
                 context.update(copy.deepcopy(fresh))
@@ -284,7 +294,7 @@ class Cycle:
             )
             self.note(Note("initialize", "error", "error", reason, app))
             self.warn((p.file.name, "instance", type(exc).__name__), reason)
-        return Instance(p.file.name, p.scope, context, file, app)
+        return Instance(p.file.name, p.scope, context, file, app, randomness=randomness)
 
     def _unregister(self, agent: Agent, app: str) -> None:
         agent.apps.remove(app)
@@ -504,6 +514,7 @@ class Cycle:
         """Run ``analyze`` or ``plan``; keep the context it returns. A failure is recorded
         and counts as not called (the agent's ``False`` / ``{}``)."""
         assert inst.file is not None
+        self.caller.randomness = inst.randomness
         try:
             out = self.caller.call(inst.file.function(call), inst.context, *args.for_instance(inst))
             first, ctx = _pair(out, call, shape)

@@ -76,6 +76,12 @@ def active_clock() -> PolicyClock | None:
     return clock
 
 
+def active_randomness() -> GlobalRandomState | None:
+    """The global-generator sequences of the policy call running in this thread, if any."""
+    rs: GlobalRandomState | None = getattr(_LOCAL, "randomness", None)
+    return rs
+
+
 def current_metrics() -> dict[str, list[dict[str, Any]]]:
     """The delivered telemetry as ``mlstelemetry`` series, for the policy call running in
     this thread (empty outside a call)."""
@@ -136,8 +142,9 @@ class SimulatedClockLoop(asyncio.SelectorEventLoop):
 class GlobalRandomState:
     """One run's private sequences of the global ``random`` and ``numpy.random`` generators."""
 
-    def __init__(self, rng: Any) -> None:
-        seed = int(rng.integers(0, 2**32 - 1)) if rng is not None else 0
+    def __init__(self, rng: Any, seed: int | None = None) -> None:
+        if seed is None:
+            seed = int(rng.integers(0, 2**32 - 1)) if rng is not None else 0
         saved = random.getstate()
         random.seed(seed)
         self.python = random.getstate()
@@ -145,9 +152,17 @@ class GlobalRandomState:
         self.numpy: Any = None
         self._seed = seed
 
+    @property
+    def seed(self) -> int:
+        """The seed of both sequences (a worker process starts the same ones from it)."""
+        return self._seed
+
     @contextmanager
     def active(self) -> Iterator[None]:
         import numpy as np
+
+        previous = getattr(_LOCAL, "randomness", None)
+        _LOCAL.randomness = self
 
         saved_py = random.getstate()
         saved_np = np.random.get_state()  # noqa: NPY002
@@ -163,6 +178,7 @@ class GlobalRandomState:
             self.numpy = np.random.get_state()  # noqa: NPY002
             random.setstate(saved_py)
             np.random.set_state(saved_np)  # noqa: NPY002
+            _LOCAL.randomness = previous
 
 
 @contextmanager
@@ -210,6 +226,7 @@ __all__ = [
     "PolicyClock",
     "SimulatedClockLoop",
     "active_clock",
+    "active_randomness",
     "current_metrics",
     "metrics_source",
     "policy_environment",

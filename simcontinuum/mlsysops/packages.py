@@ -22,8 +22,6 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
-from simcontinuum.errors import PolicyError
-
 
 def static_packages(path: str | Path) -> list[str]:
     """The strings in ``packages`` of the first literal ``initialContext`` dict with one.
@@ -65,8 +63,8 @@ def missing_packages(requirements: Iterable[str]) -> list[str]:
     out = []
     for req in requirements:
         name = _dist_name(req)
-        if not name:
-            continue
+        if not name or name in sys.stdlib_module_names:
+            continue  # e.g. "json": pip cannot install it (the agent logs that) and it is there
         try:
             metadata.distribution(name)
         except metadata.PackageNotFoundError:
@@ -75,25 +73,27 @@ def missing_packages(requirements: Iterable[str]) -> list[str]:
 
 
 def install_packages(requirements: list[str], origin: str) -> None:
-    """``python -m pip install`` the requirements into this environment, as the agent does.
+    """``python -m pip install`` each requirement into this environment, as the agent does;
+    one that fails is warned about (the agent logs it and loads the file anyway)."""
+    import warnings
 
-    Raises:
-        PolicyError: pip failed (its last output lines are in the message).
-    """
-    if not requirements:
-        return
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", *requirements],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-        raise PolicyError(
-            f"{origin}: 'pip install {' '.join(requirements)}' failed "
-            f"(exit {proc.returncode}):\n{tail}"
+    from simcontinuum.mlsysops.agent import MLSysOpsWarning
+
+    for req in requirements:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "install", req],
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+            warnings.warn(
+                f"{origin}: 'pip install {req}' failed (exit {proc.returncode}); the agent "
+                f"logs this and loads the file anyway:\n{tail}",
+                MLSysOpsWarning,
+                stacklevel=3,
+            )
 
 
 def require_packages(path: Path, *, install: bool) -> list[str]:

@@ -499,7 +499,8 @@ def load_descriptions(
     for mid in unsimulated_metrics(desc):
         warnings.warn(
             f"qos metric {mid!r} is not simulated (only each application's first latency "
-            "metric is, as its SLO); its telemetry column stays empty",
+            "metric is, as its SLO); the telemetry store never gets that column (df[m] "
+            "raises KeyError, as on the framework when nothing emits it)",
             TranslationWarning,
             stacklevel=2,
         )

@@ -89,12 +89,28 @@ Billing = Literal["always", "when_active"]
 
 @dataclass(frozen=True, slots=True)
 class Gpu:
-    """An accelerator on a node: components with ``accelerator: gpu`` run ``speedup`` × faster."""
+    """An accelerator on a node: components with ``accelerator: gpu`` (any GPU) or
+    ``accelerator: <model>`` (this model only) run ``speedup`` × faster."""
 
     model: str = "generic"
     count: int = 1
     speedup: float = 1.0
     memory: float = 0.0  # bytes
+
+    def serves(self, accelerator: str | None) -> bool:
+        """Whether a component asking for ``accelerator`` gets this GPU's speed-up.
+
+        >>> Gpu(model="t4").serves("gpu"), Gpu(model="t4").serves("t4")
+        (True, True)
+        >>> Gpu(model="t4").serves("tpu"), Gpu(model="t4").serves(None)
+        (False, False)
+        """
+        return accelerator is not None and accelerator in ("gpu", self.model)
+
+
+def speedup(accelerator: str | None, gpu: Gpu | None) -> float:
+    """The speed-up a component asking for ``accelerator`` gets on a node with ``gpu``."""
+    return gpu.speedup if gpu is not None and gpu.serves(accelerator) else 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,4 +476,5 @@ __all__ = [
     "Work",
     "frozen",
     "nominal_rate",
+    "speedup",
 ]

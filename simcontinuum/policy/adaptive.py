@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from simcontinuum.model import Component
+from simcontinuum.model import Component, speedup
 from simcontinuum.policy.api import (
     Action,
     AppView,
@@ -148,8 +148,7 @@ class _Plan:
     def speed(self, comp: Component, nid: str) -> float:
         """How fast ``nid`` runs ``comp`` relative to a reference core."""
         node = self.view.node(nid)
-        gpu = node.gpu.speedup if comp.accelerator and node.gpu else 1.0
-        return node.speed * gpu
+        return node.speed * speedup(comp.accelerator, node.gpu)
 
     def spare(self, comp: Component, nid: str) -> float:
         """Load (core-seconds per second at speed 1.0) ``nid`` can still take for ``comp``

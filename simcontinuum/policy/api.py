@@ -368,11 +368,41 @@ class ClusterView:
 
 
 class TelemetryView(Protocol):
-    """The delivered telemetry a policy may read in ``plan`` (see the telemetry issue)."""
+    """The telemetry a policy may read in ``plan(view, telemetry)``: only samples that have
+    reached the collector by now (stale by the network delay from their node, some lost with
+    ``telemetry.loss``), never the engine's state.
 
-    def latest(self) -> pd.DataFrame: ...
+    Metric names, kinds, units and when each is emitted: ``simcontinuum metrics`` or
+    :data:`simcontinuum.engine.metric_catalog.METRICS`. Ids are node ids (``kind="node"``),
+    application ids (``"app"``) and ``"app/component"`` (``"component"``). A metric name or id
+    that no run of the scenario emits raises :class:`~simcontinuum.errors.TelemetryError` with
+    a did-you-mean, so a typo cannot pass for "no sample yet".
 
-    def window(self, seconds: float) -> pd.DataFrame: ...
+    Example::
+
+        def plan(self, view, telemetry):
+            p95 = telemetry.value("app_latency_p95_seconds", "video")   # None: no sample yet
+            util = telemetry.value("node_cpu_utilisation", "edge-0", default=0.0)
+            last = telemetry.latest()        # a row per node/app/component, a column per metric
+            recent = telemetry.window(30.0)  # long form: time_s, delivered_s, kind, id, metric...
+    """
+
+    now: float
+
+    def value(self, metric: str, ident: str, default: float | None = None) -> float | None:
+        """The newest delivered value of ``metric`` for ``ident`` (``default`` when none has
+        arrived yet, or it is NaN)."""
+        ...
+
+    def latest(self) -> Any:
+        """The newest delivered value of every metric: one row per ``(kind, id)``, one
+        column per metric, plus ``time_s`` (when that row's newest sample was taken)."""
+        ...
+
+    def window(self, seconds: float) -> pd.DataFrame:
+        """Delivered samples taken in the last ``seconds``, one row per value (columns
+        ``time_s, delivered_s, kind, id, metric, value``)."""
+        ...
 
 
 @runtime_checkable

@@ -15,7 +15,9 @@ it before a run.
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -31,6 +33,7 @@ from simcontinuum.policy.api import (
     capacity_violation,
     constraint_violation,
 )
+from simcontinuum.policy.tracebacks import policy_traceback
 
 WARNING = "warning: "
 
@@ -42,20 +45,31 @@ _OPTIONAL_METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def check_policy(policy: object, scenario: Scenario) -> list[str]:
+def check_policy(policy: object, scenario: Scenario | str | os.PathLike[str]) -> list[str]:
     """Check that ``policy`` follows the policy contract on ``scenario``.
 
     Calls ``policy.place`` once for each application of the scenario, each time on a view of
     the empty continuum (the policy's own state advances as those calls advance it).
 
     Args:
-        policy: a policy object, or a spec string for :func:`~simcontinuum.policy.load_policy`.
-        scenario: the scenario whose topology and applications to try.
+        policy: a policy object, or a spec for :func:`~simcontinuum.policy.load_policy` as a
+            string or path (``"first-fit"``, ``"examples/my_policy.py:NearestWithRoom"``).
+        scenario: the scenario whose topology and applications to try, or the path of its
+            YAML file.
 
     Returns:
         Findings, one line each; those starting with ``"warning: "`` are legal but suspect.
-        An empty list means the policy conforms.
+        An empty list means the policy conforms. :func:`explain` says what to do about one.
+
+    Raises:
+        ScenarioError: ``scenario`` is a path to a file that does not load.
     """
+    if isinstance(scenario, str | os.PathLike):
+        from simcontinuum.scenario import load_scenario
+
+        scenario = load_scenario(scenario)
+    if isinstance(policy, os.PathLike):
+        policy = os.fspath(policy)
     if isinstance(policy, str):
         from simcontinuum.policy.registry import load_policy
 
@@ -187,7 +201,8 @@ def _check_app(policy: object, app: Application, scenario: Scenario) -> list[str
     try:
         result = policy.place(av, view)  # type: ignore[attr-defined]
     except Exception as exc:
-        return [f"app '{app.id}': place raised {type(exc).__name__}: {exc}"]
+        _, where = policy_traceback(exc)
+        return [f"app '{app.id}': place raised {type(exc).__name__}: {exc}{where}"]
     return [_prefixed(p, f"app '{app.id}': ") for p in _placement_problems(app, result, view)]
 
 
@@ -225,7 +240,9 @@ def _replica_problems(
         )
     for nid in nodes:
         if not isinstance(nid, str) or nid not in view.nodes:
-            problems.append(f"component '{cid}': unknown node {nid!r}")
+            close = difflib.get_close_matches(str(nid), list(view.nodes), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(f"component '{cid}': unknown node {nid!r}{hint}")
             continue
         node = view.node(nid)  # with what this placement already put there
         node = replace(
@@ -254,4 +271,73 @@ def _unplaced_warnings(app: Application, result: Mapping[object, object]) -> lis
     return warnings
 
 
-__all__ = ["app_view", "check_policy", "empty_view", "mean_rate", "topology_latency"]
+# (pattern in a finding, what it means and how to fix it), first match wins
+_EXPLANATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "place raised",
+        "the engine records the exception, counts the call as no placement and "
+        "drops every request to the app; fix the line named above",
+    ),
+    (
+        "unknown node",
+        "node ids are the keys of view.nodes; the engine rejects the replica and "
+        "requests to the component are dropped",
+    ),
+    (
+        "unknown component",
+        "component ids are [c.id for c in app.components]; the entry is app.entry",
+    ),
+    (
+        "expected a list of node ids",
+        "place returns {component: [node, ...]}: one list entry per replica, even for one replica",
+    ),
+    ("expected a dict", "place returns {component: [node, ...]}, e.g. {'detector': ['edge-0']}"),
+    (
+        "pinned to node",
+        "the scenario pins this component (placement.node): place it there or "
+        "leave it to the engine's rejection",
+    ),
+    (
+        "not in allowed tiers",
+        "choose among view.eligible(component), which honours tiers, labels, pins and clusters",
+    ),
+    ("restricted to cluster", "choose among view.eligible(component)"),
+    ("lacks labels", "choose among view.eligible(component)"),
+    (
+        "needs",
+        "check view.can_host(component, node) and count what this call already put on "
+        "the node (cpu/memory requests add up)",
+    ),
+    ("node is down", "skip nodes with view.node(id).up == False"),
+    ("replicas_max", "a component has at most replicas_max replicas; the extra ones are rejected"),
+    ("left unplaced", "every request to an unplaced component is dropped"),
+    ("replicas_min", "fewer replicas than replicas_min is legal but the scenario asks for more"),
+    (
+        "cannot be called as",
+        "the engine passes these arguments positionally; match the "
+        "signature of simcontinuum.policy.Policy",
+    ),
+    (
+        "is async",
+        "the engine calls policies synchronously; MLSysOps async policies run as "
+        "policy-<name>.py files instead",
+    ),
+    ("needs a class", "give path/to/file.py:ClassName"),
+    ("unknown policy", "see 'simcontinuum policies' for the names"),
+    ("has no callable place", "a policy needs place(app, view) -> {component: [node, ...]}"),
+)
+
+
+def explain(finding: str) -> str | None:
+    """What a finding of :func:`check_policy` means for a run and how to fix it.
+
+    >>> explain("app 'a': component 'x': unknown node 'edg-0'; did you mean 'edge-0'?")[:30]
+    'node ids are the keys of view.'
+    """
+    for pattern, text in _EXPLANATIONS:
+        if pattern in finding:
+            return text
+    return None
+
+
+__all__ = ["app_view", "check_policy", "empty_view", "explain", "mean_rate", "topology_latency"]

@@ -98,14 +98,23 @@ class PolicyScheme(Protocol):
 class _Builtin:
     value: str  # "module:attr" of the scheme object
     claims: str | None = None  # "module:function" deciding whether a bare spec is ours
+    description: str = ""
 
 
 BUILTIN_SCHEMES: Mapping[str, _Builtin] = MappingProxyType(
     {
-        "ml": _Builtin("simcontinuum.learn.mlpolicy:SCHEME"),
-        "fixed": _Builtin("simcontinuum.learn.fixed:SCHEME"),
+        "ml": _Builtin(
+            "simcontinuum.learn.mlpolicy:SCHEME",
+            description="ml:model.joblib - a trained model and its model.features.json",
+        ),
+        "fixed": _Builtin(
+            "simcontinuum.learn.fixed:SCHEME",
+            description="fixed:best.yaml - a placement file ('simcontinuum optimize')",
+        ),
         "mlsysops": _Builtin(
-            "simcontinuum.mlsysops.adapter:SCHEME", "simcontinuum.mlsysops.spec:is_policy_spec"
+            "simcontinuum.mlsysops.adapter:SCHEME",
+            "simcontinuum.mlsysops.spec:is_policy_spec",
+            "mlsysops:DIR or path/policy-x.py[?level=continuum] - MLSysOps policy files",
         ),
     }
 )
@@ -141,6 +150,23 @@ def scheme_entry_points() -> dict[str, EntryPoint]:
     for name, b in BUILTIN_SCHEMES.items():
         out[name] = EntryPoint(f"{SCHEME_ENTRY}{name}", b.value, ENTRY_POINT_GROUP)
     return out
+
+
+def available_schemes() -> dict[str, str]:
+    """Every spec scheme -> a line saying what its argument is (nothing is imported).
+
+    >>> sorted(available_schemes())[:3]
+    ['fixed', 'ml', 'mlsysops']
+    """
+    out = {}
+    for name, ep in scheme_entry_points().items():
+        if name in BUILTIN_SCHEMES:
+            out[name] = BUILTIN_SCHEMES[name].description
+        else:
+            dist = getattr(ep, "dist", None)
+            origin = f" (package {dist.name})" if dist is not None else ""
+            out[name] = f"{name}:ARG - third-party scheme {ep.value}{origin}"
+    return dict(sorted(out.items()))
 
 
 def load_scheme(name: str) -> PolicyScheme:
@@ -500,6 +526,7 @@ __all__ = [
     "SCHEME_ENTRY",
     "PolicyScheme",
     "PolicySpec",
+    "available_schemes",
     "import_file",
     "instantiate",
     "load_scheme",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from simcontinuum.errors import ResultsError
 from simcontinuum.metrics.score import SCORE_PARTS
-from simcontinuum.report.html import figure_to_html, table_html, write_page
+from simcontinuum.report.html import esc, figure_to_html, table_html, write_page
 
 REQUIRED = ("policy", "scenario", "seed", "score")
 GOOD_STATUS = ("ok", "complete", "completed", "done", "cached")
@@ -89,7 +89,9 @@ def ranking(runs: pd.DataFrame) -> pd.DataFrame:
 def _box_figure(runs: pd.DataFrame, order: list[str], max_panels: int = 12) -> Figure:
     scenarios = sorted(runs["scenario"].unique())
     shown = scenarios[:max_panels]
-    ncols = min(3, len(shown))
+    longest = max((len(_short(p)) for p in order), default=0)
+    # long policy names need the width: fewer panels side by side
+    ncols = min(3 if longest <= 18 else 2 if longest <= 30 else 1, len(shown))
     nrows = -(-len(shown) // ncols)
     height = 0.8 + nrows * (0.6 + 0.32 * len(order))
     fig = Figure(figsize=(10.0, height), layout="constrained")
@@ -98,13 +100,13 @@ def _box_figure(runs: pd.DataFrame, order: list[str], max_panels: int = 12) -> F
         sub = runs[runs["scenario"] == scenario]
         data = [sub.loc[sub["policy"] == p, "score"].to_numpy(dtype=float) for p in order]
         _hbox(ax, [d if len(d) else np.array([np.nan]) for d in data])
-        ax.set_yticks(range(1, len(order) + 1), order)
+        ax.set_yticks(range(1, len(order) + 1), [_short(p) for p in order])
         for y, d in enumerate(data, start=1):
             if len(d):
                 jitter = np.linspace(-0.15, 0.15, len(d)) if len(d) > 1 else np.zeros(1)
                 ax.plot(d, y + jitter, ls="", marker="o", ms=2.5, color="#0969da", alpha=0.6)
         ax.invert_yaxis()  # best policy (first in order) at the top
-        ax.set_title(scenario, fontsize=10)
+        ax.set_title(_short(scenario, 60), fontsize=10)
         ax.set_xlabel("score (lower is better)", fontsize=8.5)
         ax.tick_params(labelsize=8)
         ax.grid(True, axis="x", alpha=0.3)
@@ -133,7 +135,10 @@ def _heatmap_figure(means: pd.DataFrame) -> Figure:
     """Policy × scenario mean score; colour by position between the scenario's best (green)
     and worst (red) policy, because scores of different scenarios are not comparable."""
     n_pol, n_sc = means.shape
-    fig = Figure(figsize=(min(2.0 + 1.1 * n_sc, 14.0), 1.4 + 0.4 * n_pol), layout="constrained")
+    longest = max((len(str(p)) for p in means.index), default=0)
+    # room for the policy names and the colour bar even with one scenario
+    width = min(max(2.5 + 1.1 * n_sc + 0.07 * min(longest, 60), 6.5), 14.0)
+    fig = Figure(figsize=(width, 1.6 + 0.4 * n_pol), layout="constrained")
     ax = fig.add_subplot()
     vals = means.to_numpy(dtype=float)
     lo, hi = np.nanmin(vals, axis=0), np.nanmax(vals, axis=0)
@@ -153,17 +158,55 @@ def _heatmap_figure(means: pd.DataFrame) -> Figure:
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if dark else "#1f2328")  # fmt: skip
     ax.set_xticks(range(n_sc))
-    ax.set_xticklabels(list(means.columns), fontsize=8, rotation=30, ha="right")
+    rotate = n_sc > 3 or any(len(str(c)) > 14 for c in means.columns)
+    ax.set_xticklabels(
+        [_short(c) for c in means.columns],
+        fontsize=8,
+        rotation=30 if rotate else 0,
+        ha="right" if rotate else "center",
+    )
     ax.set_yticks(range(n_pol))
-    ax.set_yticklabels(list(means.index), fontsize=8)
+    ax.set_yticklabels([_short(p) for p in means.index], fontsize=8)
     ax.set_title("Mean score by policy and scenario", fontsize=11)
     cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, ticks=[0, 1])
     cbar.ax.set_yticklabels(["best in\nscenario", "worst in\nscenario"], fontsize=8)
     return fig
 
 
-def render_bench(table: pd.DataFrame) -> str:
-    """The bench report's body HTML for ``table`` (see the module docstring)."""
+def _short(label: Any, limit: int = 40) -> str:
+    """A figure label of at most ``limit`` characters (the tables keep the whole name)."""
+    text = str(label)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+PAIRED_NOTE = (
+    "Each policy against the baseline on the same scenario and seed: <b>mean_diff</b> is "
+    "the mean of (score − baseline score), negative = better than the baseline; "
+    "<b>ci_low, ci_high</b> its 95% Student-t interval (a difference may be negative, so it "
+    "is not clipped); <b>wins / losses / ties</b> count the pairs where the policy scored "
+    "lower / higher / the same. With several scenarios, the rows <i>(all)</i> pool them."
+)
+
+
+def _paired_html(paired: pd.DataFrame) -> str:
+    base = str(paired["baseline"].iloc[0]) if len(paired) and "baseline" in paired else ""
+    cols = [c for c in paired.columns if c != "baseline"]
+    if "scenario" in paired and paired["scenario"].nunique() <= 2:  # one scenario + "(all)"
+        paired = paired[paired["scenario"] != "(all)"]
+    fmt = {c: ".4g" for c in ("mean_diff", "ci_low", "ci_high")}
+    return (
+        f"<h2>Paired comparison with the baseline {esc(base)}</h2>"
+        f'<p class="note">{PAIRED_NOTE}</p>' + table_html(paired[cols], formats=fmt)
+        if len(paired)
+        else f"<h2>Paired comparison with the baseline {esc(base)}</h2>"
+        '<p class="warn">No pairs: the baseline has no usable run on the same scenario and '
+        "seed as another policy.</p>"
+    )
+
+
+def render_bench(table: pd.DataFrame, paired: pd.DataFrame | None = None) -> str:
+    """The bench report's body HTML for ``table`` (see the module docstring); with
+    ``paired`` (the paired comparison of ``bench --baseline``) a section for it."""
     runs, failed = split_runs(table)
     parts: list[str] = []
     n_pol, n_sc = runs["policy"].nunique(), runs["scenario"].nunique()
@@ -181,8 +224,9 @@ def render_bench(table: pd.DataFrame) -> str:
         parts.append("<h2>Ranking</h2>")
         parts.append(
             '<p class="note">Per scenario, policies are ranked by their mean score over seeds '
-            "(1 = best); the table is ordered by the mean rank over scenarios. Score parts are "
-            "means over all usable runs.</p>"
+            "(1 = best); the table is ordered by the mean rank over scenarios. <b>wins</b>: "
+            "scenarios where the policy has the best mean score (a tie for the best counts "
+            "for each, as in ranking.csv). Score parts are means over all usable runs.</p>"
         )
         parts.append(table_html(rank, formats=fmt))
         parts.append("<h2>Score distributions</h2>")
@@ -193,6 +237,8 @@ def render_bench(table: pd.DataFrame) -> str:
         parts.append("<h2>By scenario</h2>")
         parts.append(figure_to_html(_heatmap_figure(means)))
         parts.append(table_html(means, index=True, formats={c: ".4g" for c in means.columns}))
+    if paired is not None:
+        parts.append(_paired_html(paired))
     if len(failed):
         cols = [c for c in ("policy", "scenario", "seed", "status", "error") if c in failed]
         shown = failed[cols].head(100)
@@ -202,7 +248,11 @@ def render_bench(table: pd.DataFrame) -> str:
 
 
 def bench_report(
-    table: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "Benchmark"
+    table: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "Benchmark",
+    paired: pd.DataFrame | None = None,
 ) -> Path:
     """Write the bench report of ``table`` (one row per policy × scenario × seed) to ``path``
     as one self-contained HTML file; returns the path.
@@ -212,8 +262,9 @@ def bench_report(
             ``status`` and ``error`` (failed runs are listed, not counted).
         path: the ``.html`` file to write (atomically; its folder is created).
         title: the page title.
+        paired: the paired comparison with a baseline (``bench --baseline``), if any.
     """
-    return write_page(path, title, render_bench(table))
+    return write_page(path, title, render_bench(table, paired))
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:

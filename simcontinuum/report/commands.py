@@ -52,12 +52,15 @@ def register(subparsers: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``simcontinuum report RESULTS``"""
+    from simcontinuum.report.progress import rendering
+
     src = Path(args.results)
     if src.is_file() and src.suffix in (".csv", ".parquet"):
         from simcontinuum.report.bench import bench_report, read_table
 
         out = Path(args.output) if args.output else src.with_suffix(".html")
-        bench_report(read_table(src), out, title=args.title or f"Benchmark: {src.name}")
+        with rendering(str(out)):
+            bench_report(read_table(src), out, title=args.title or f"Benchmark: {src.name}")
     else:
         from simcontinuum.report.run import write_report
         from simcontinuum.results import Results
@@ -69,6 +72,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
             scenario = load(args.scenario, seed=results.meta.get("seed"))
         out = Path(args.output) if args.output else src / "report.html"
-        write_report(results, out, scenario=scenario, title=args.title)
+        with rendering(str(out)):
+            write_report(results, out, scenario=scenario, title=args.title)
     print(f"report written to {out}")
     return 0

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
-  color: #1f2328; background: #fff; line-height: 1.45; }
+  color: #1f2328; background: #fff; line-height: 1.45; overflow-wrap: anywhere; }
 main { max-width: 1180px; margin: 0 auto; padding: 1.5rem 2rem 3rem; }
+@media (max-width: 640px) { main { padding: 1rem .75rem 2rem; } }
 h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
+.scroll { max-width: 100%; overflow-x: auto; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .6rem; padding-bottom: .2rem;
   border-bottom: 1px solid #d0d7de; }
 h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
@@ -36,13 +38,14 @@ p.note, .meta { color: #59636e; font-size: .9rem; margin: .3rem 0; }
 table { border-collapse: collapse; font-size: .88rem; margin: .4rem 0 1rem; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; }
 th { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
-td:first-child { white-space: nowrap; }
+td:first-child { min-width: 14ch; max-width: 36ch; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: 700; background: #f6f8fa; }
 figure { margin: .5rem 0 1.2rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
 figcaption { color: #59636e; font-size: .85rem; margin-top: .2rem; }
 .grid { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+.grid > * { min-width: 0; max-width: 100%; }
 nav { font-size: .9rem; margin: .6rem 0 0; }
 nav a { margin-right: .9rem; color: #0969da; text-decoration: none; }
 .warn { color: #9a6700; }
@@ -142,9 +145,10 @@ def table_html(
             cells.append(f"<td{cls}>{esc(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cls_attr = f' class="{esc(classes)}"' if classes else ""
+    # a wide table scrolls inside its box; the page itself never scrolls sideways
     return (
-        f"<table{cls_attr}><thead><tr>{''.join(head)}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="scroll"><table{cls_attr}><thead><tr>{"".join(head)}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

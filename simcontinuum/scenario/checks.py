@@ -340,6 +340,25 @@ def check_work(path: str, w: WorkDoc) -> list[str]:
     return out
 
 
+def check_accelerators(ctx: Context) -> list[str]:
+    """A component's ``accelerator`` is ``gpu`` (any GPU; no speed-up where there is none)
+    or the ``model`` of some node's GPU. Any other name (``tpu``) would never speed anything
+    up, so it is an error rather than a silent GPU speed-up."""
+    offered = ["gpu", *sorted({n.gpu.model for n in ctx.nodes.values() if n.gpu is not None})]
+    out: list[str] = []
+    for i, app in enumerate(ctx.doc.applications):
+        for j, comp in enumerate(app.components):
+            acc = comp.accelerator
+            if acc is None or acc in offered:
+                continue
+            out.append(
+                f"applications[{i}].components[{j}].accelerator: {acc!r} is not offered by "
+                f"any node; nodes offer {', '.join(repr(o) for o in offered)} ('gpu' = any "
+                f"GPU, a model name = only that model){did_you_mean(acc, offered)}"
+            )
+    return out
+
+
 def check_applications(ctx: Context) -> list[str]:
     """Per application: call graph, components, arrival/departure times."""
     out: list[str] = []
@@ -505,6 +524,7 @@ CHECKS: tuple[Callable[[Context], list[str]], ...] = (
     check_connected,
     check_references,
     check_applications,
+    check_accelerators,
     check_fits,
     check_workload,
     check_failures,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from simcontinuum.errors import ScenarioError
 from simcontinuum.model import Scenario
 from simcontinuum.scenario import build
 from simcontinuum.scenario.checks import check_scenario
+from simcontinuum.scenario.plausible import ScenarioWarning, implausible
 from simcontinuum.scenario.problems import validation_problems
 from simcontinuum.scenario.reading import check_shape, parse_yaml, read_yaml_file
 from simcontinuum.scenario.schema import SCENARIO_VERSION, ScenarioDoc
@@ -186,6 +188,8 @@ def _load_doc(
     if problems:
         raise ScenarioError(problems, source=source)
     assert isinstance(doc, dict)  # _validate refused anything else
+    for text in implausible(sdoc, doc):
+        warnings.warn(ScenarioWarning(f"{source or name}: {text}"), stacklevel=4)
     return build.scenario(
         sdoc,
         exp,

@@ -49,7 +49,7 @@ from starlette.staticfiles import StaticFiles
 
 from simcontinuum.serve.board import board_csv, phase_board
 from simcontinuum.serve.config import Competition, CompetitionError
-from simcontinuum.serve.store import LimitError, Store, Team
+from simcontinuum.serve.store import LimitError, Store, Team, hash_token
 
 HERE = Path(__file__).resolve().parent
 BOARD_TTL_S = 1.0
@@ -127,8 +127,22 @@ class Server:
         self.cap = competition.spec.limits.max_upload_kib * 1024
         self._boards: tuple[float, list[dict[str, Any]]] | None = None
         self._boards_lock = threading.Lock()
+        self._queue: tuple[float, list[int]] | None = None
+        self._tokens: dict[str, float] = {}  # valid token hashes -> until when
 
     # -------------------------------------------------------------- helpers
+
+    def known_token(self, token: str) -> bool:
+        """True when ``token`` was seen valid (a team's or the organizer's) lately."""
+        expiry = self._tokens.get(hash_token(token))
+        return expiry is not None and expiry > time.monotonic()
+
+    def remember_token(self, token: str) -> None:
+        """Look ``token`` up; remember it for a minute if it is valid (never if not)."""
+        if self.store.team_for(token) is not None or self.store.is_organizer(token):
+            if len(self._tokens) > 10_000:
+                self._tokens.clear()
+            self._tokens[hash_token(token)] = time.monotonic() + 60.0
 
     def page(self, name: str, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(
@@ -161,6 +175,14 @@ class Server:
                 ]
                 self._boards = (now, boards)
             return self._boards[1]
+
+    def queue(self) -> list[int]:
+        """The queued job ids in order, read at most once a second (for queue positions)."""
+        with self._boards_lock:
+            now = time.monotonic()
+            if self._queue is None or now - self._queue[0] >= BOARD_TTL_S:
+                self._queue = (now, self.store.queued_ids())
+            return self._queue[1]
 
     def invalidate(self) -> None:
         """Forget the cached boards (a phase changed state)."""
@@ -223,6 +245,8 @@ def check_source(name: str, data: bytes, cap: int) -> bytes:
     except (SyntaxError, ValueError) as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
         raise HTTPException(400, f"{name}: not valid Python{where}: {exc}") from None
+    except (RecursionError, MemoryError, OverflowError):  # pathological nesting
+        raise HTTPException(400, f"{name}: too deeply nested to compile") from None
     return data
 
 
@@ -241,11 +265,10 @@ class Guard(BaseHTTPMiddleware):
     ) -> Response:
         if not request.url.path.startswith("/static/"):
             token = _token(request)
-            key = (
-                f"t:{hash(token)}"
-                if token
-                else f"ip:{request.client.host if request.client else '-'}"
-            )
+            # A valid token has its own budget; no token or an unknown one counts against the
+            # client's address, so made-up tokens cannot buy fresh budgets.
+            known = token is not None and self.server.known_token(token)
+            key = f"t:{hash_token(token)}" if known and token else _address_key(request)
             wait = self.server.limiter.allow(key)
             if wait:
                 return PlainTextResponse(
@@ -253,6 +276,8 @@ class Guard(BaseHTTPMiddleware):
                     429,
                     headers={"Retry-After": f"{math.ceil(wait)}"},
                 )
+            if token is not None and not known:
+                await run_in_threadpool(self.server.remember_token, token)
         if request.method == "POST" and not _same_origin(request):
             return PlainTextResponse("cross-site form posts are refused", 403)
         response = await call_next(request)
@@ -261,6 +286,10 @@ class Guard(BaseHTTPMiddleware):
         response.headers["Referrer-Policy"] = "same-origin"  # browsers then send Origin on POST
         response.headers["X-Frame-Options"] = "DENY"
         return response
+
+
+def _address_key(request: Request) -> str:
+    return f"ip:{request.client.host if request.client else '-'}"
 
 
 def _same_origin(request: Request) -> bool:
@@ -343,7 +372,7 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
         return response
 
     def _team_view(team: Team) -> dict[str, Any]:
-        jobs = srv.store.team_jobs(team.id)
+        jobs = srv.store.team_jobs(team.id, srv.queue())
         public = {p.name for p in competition.phases if p.public}
         states = srv.store.phase_states()
         for j in jobs:

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from simcontinuum.argtypes import positive_int
+from simcontinuum.argtypes import add_command, add_common, positive_int
 
 TOKEN_ENV = "SIMCONTINUUM_TOKEN"
 
@@ -23,8 +23,8 @@ examples:
   simcontinuum serve competition.yaml --open public
   simcontinuum serve competition.yaml --port 8000        # the server (Ctrl-C stops it)
   simcontinuum serve competition.yaml --executor dask --address tcp://10.0.0.5:8786
-  simcontinuum serve competition.yaml --close private && \\
-      simcontinuum serve competition.yaml --reveal private
+  simcontinuum serve competition.yaml --close private
+  simcontinuum serve competition.yaml --reveal private
   simcontinuum serve competition.yaml --db postgresql+psycopg://cup@db.local/cup --create
 
 See docs/competition.md for competition.yaml and the organizer's day.
@@ -46,8 +46,8 @@ examples:
 
 def register(sub: Any) -> None:
     """Add ``serve``, ``submit`` and ``status`` to the CLI."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "serve",
         help="run a competition server (or create it, add teams, open/close/reveal phases)",
         description="Run the competition described by FILE: a web leaderboard, uploads from "
@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
         "(--create, --add-team, --open, --close, --reveal) it changes the competition's "
         "database and exits instead.",
         epilog=SERVE_EXAMPLES,
-        formatter_class=fmt,
+        handler=cmd_serve,
     )
     p.add_argument("competition", metavar="FILE", help="competition.yaml")
     p.add_argument(
@@ -102,34 +102,33 @@ def register(sub: Any) -> None:
         "where bubblewrap cannot run (never for untrusted code)",
     )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "submit",
         help="upload a policy file to a competition server",
         description="Upload POLICY (a .py file defining one class with place()) to the "
         "competition server; prints the queue position.",
         epilog=SUBMIT_EXAMPLES,
-        formatter_class=fmt,
+        handler=cmd_submit,
     )
     p.add_argument("policy", metavar="POLICY", help="the policy file (.py)")
     _client_args(p)
     p.add_argument(
         "--wait", action="store_true", help="wait until it is evaluated, then print the result"
     )
-    p.set_defaults(handler=cmd_submit)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "status",
         help="your team's submissions on a competition server",
         description="Every submission of the token's team: state, queue position, score "
         "(public phases), failure reason.",
         epilog=STATUS_EXAMPLES,
-        formatter_class=fmt,
+        handler=cmd_status,
     )
     _client_args(p)
-    p.add_argument("--json", action="store_true", help="print the server's answer as JSON")
-    p.set_defaults(handler=cmd_status)
+    add_common(p, json="print the server's answer as JSON")
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:

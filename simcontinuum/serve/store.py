@@ -29,6 +29,7 @@ never block.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -637,8 +638,9 @@ class Store:
             out["runs"] = int(c.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one())
         return out
 
-    def team_jobs(self, team_id: int) -> list[dict[str, Any]]:
-        """Every job of a team, newest submission first, with its queue position."""
+    def team_jobs(self, team_id: int, queued: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Every job of a team, newest submission first, with its queue position (from
+        ``queued``, the ordered ids of :meth:`queued_ids`, when the caller has them)."""
         with self.read() as c:
             rows = (
                 c.execute(
@@ -665,9 +667,23 @@ class Store:
                 .mappings()
                 .all()
             )
-            queued = sorted(c.execute(sa.select(jobs.c.id).where(jobs.c.state == QUEUED)).scalars())
-        rank = {jid: i + 1 for i, jid in enumerate(queued)}
-        return [{**dict(r), "position": rank.get(int(r["id"]), 0)} for r in rows]
+        out = [dict(r) for r in rows]
+        order: Sequence[int] = ()
+        if any(r["state"] == QUEUED for r in out):
+            order = self.queued_ids() if queued is None else queued  # None: an exact answer
+        for r in out:
+            r["position"] = bisect.bisect_left(order, r["id"]) + 1 if r["state"] == QUEUED else 0
+        return out
+
+    def queued_ids(self) -> list[int]:
+        """The ids of every queued job, in queue order (oldest first)."""
+        with self.read() as c:
+            return [
+                int(i)
+                for i in c.execute(
+                    sa.select(jobs.c.id).where(jobs.c.state == QUEUED).order_by(jobs.c.id)
+                ).scalars()
+            ]
 
     def job_runs(self, job_id: int) -> list[dict[str, Any]]:
         """The runs of one job: scenario, seed index, status, score, reason, parts."""
