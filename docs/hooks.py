@@ -62,8 +62,27 @@ def _help(command: str) -> str:
     return out.getvalue().rstrip()
 
 
-def on_page_markdown(markdown: str, **_: Any) -> str:
+def _outside_links(markdown: str, src_path: str) -> str:
+    """A link to a repository file outside ``docs/`` (``../examples/x.yaml``) has no page in
+    the site: show its path as code instead of a broken link (``--strict`` would fail)."""
+    depth = len(Path(src_path).parent.parts)
+
+    def fix(m: re.Match[str]) -> str:
+        text, target = m.group(1), m.group(2)
+        if target.startswith(("http:", "https:", "#", "mailto:")):
+            return m.group(0)
+        ups = len(re.match(r"(\.\./)*", target).group(0)) // 3  # type: ignore[union-attr]
+        if ups <= depth:
+            return m.group(0)
+        return f"{text} (`{target[3 * ups :]}` in the repository)"
+
+    return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", fix, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any = None, **_: Any) -> str:
     def help_block(m: re.Match[str]) -> str:
         return "```text\n" + _help(m.group(1).strip()) + "\n```"
 
+    if page is not None:
+        markdown = _outside_links(markdown, page.file.src_path)
     return re.sub(r"<!-- cli:([\w -]*)-->", help_block, markdown)
