@@ -361,9 +361,9 @@ def write_otlp(
     tlines, n_traces, n_spans = trace_lines(
         results, start_epoch, sample=sample, seed=seed, progress=progress
     )
+    from simcontinuum.io import atomic_write
+
     for name, body in (("metrics.jsonl", mlines), ("traces.jsonl", tlines)):
-        tmp = d / f".{name}.tmp"
-        tmp.write_text("".join(line + "\n" for line in body), encoding="utf-8")
-        os.replace(tmp, d / name)
+        atomic_write(d / name, "".join(line + "\n" for line in body))
     points = sum(len(f.frame) for f in fams)
     return {"points": points, "traces": n_traces, "spans": n_spans, "lines": len(tlines)}
