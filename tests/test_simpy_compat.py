@@ -99,7 +99,7 @@ def test_no_other_module_names_simpy_internals() -> None:
     import simcontinuum
 
     root = Path(simcontinuum.__file__).parent
-    pattern = re.compile(r"\.(_queue|_eid)\b|env\._now\b")
+    pattern = re.compile(r"\benv\._(queue|eid|now)\b")
     users = sorted(
         str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())
     )
