@@ -74,8 +74,13 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 def _until(check: Callable[[], Any], timeout: float = 180.0) -> Any:
     deadline = time.monotonic() + timeout
+    from selenium.common.exceptions import StaleElementReferenceException
+
     while time.monotonic() < deadline:
-        value = check()
+        try:
+            value = check()
+        except StaleElementReferenceException:  # the live page replaced the element: look again
+            value = None
         if value:
             return value
         time.sleep(0.3)

@@ -18,6 +18,7 @@ fails the run). A late or misbehaving worker is stopped; the next call starts a 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -67,7 +68,7 @@ class Program:
     @classmethod
     def python(cls, spec: str, directory: Path | None = None, *, mlsysops: bool = False) -> Program:
         """A Python policy: a submission file, ``file.py:Class`` or a registered name."""
-        cmd = [sys.executable, "-s", "-m", "simcontinuum.boundary.worker"]
+        cmd = [os.path.abspath(sys.executable), "-s", "-m", "simcontinuum.boundary.worker"]
         cmd += ["--mlsysops", spec] if mlsysops else [spec]
         return cls(tuple(cmd), directory, spec, "mlsysops" if mlsysops else "policy")
 

@@ -127,7 +127,7 @@ class Server:
         self.cap = competition.spec.limits.max_upload_kib * 1024
         self._boards: tuple[float, list[dict[str, Any]]] | None = None
         self._boards_lock = threading.Lock()
-        self._queue: tuple[float, list[int]] | None = None
+        self._queued_ids: tuple[float, list[int]] | None = None
         self._tokens: dict[str, float] = {}  # valid token hashes -> until when
 
     # -------------------------------------------------------------- helpers
@@ -180,9 +180,9 @@ class Server:
         """The queued job ids in order, read at most once a second (for queue positions)."""
         with self._boards_lock:
             now = time.monotonic()
-            if self._queue is None or now - self._queue[0] >= BOARD_TTL_S:
-                self._queue = (now, self.store.queued_ids())
-            return self._queue[1]
+            if self._queued_ids is None or now - self._queued_ids[0] >= BOARD_TTL_S:
+                self._queued_ids = (now, self.store.queued_ids())
+            return self._queued_ids[1]
 
     def invalidate(self) -> None:
         """Forget the cached boards (a phase changed state)."""
