@@ -263,6 +263,12 @@ def _interpreter_mounts() -> list[str]:
             continue  # /usr is bound as a whole
         if any(str(path).startswith(str(q) + "/") for q in paths if q != path):
             continue  # already inside a bound parent
+        # a checkout under /tmp (a CI clone): the scratch tmpfs is mounted first, so the
+        # folders leading to the bind are made in it; make them read-only (0555) so that a
+        # write next to the code (a sitecustomize.py) fails as it does elsewhere
+        for parent in reversed(path.parents):
+            if parent != Path("/tmp") and str(parent).startswith("/tmp/"):
+                args += ["--perms", "0555", "--dir", str(parent)]
         args += ["--ro-bind", str(path), str(path)]
     return args
 
@@ -317,7 +323,6 @@ def sandbox_argv(
         "/usr",
         "/usr",
         *_root_links(),
-        *_interpreter_mounts(),
         "--size",
         str(limits.tmpfs_mib * MiB),
         "--tmpfs",
@@ -326,6 +331,9 @@ def sandbox_argv(
         "/proc",
         "--dev",
         "/dev",
+        # after the tmpfs: an interpreter, venv or checkout under /tmp stays visible (bwrap
+        # mounts in order, and a later bind lands on top of the fresh /tmp)
+        *_interpreter_mounts(),
         "--chdir",
         "/tmp",
         "--clearenv",
