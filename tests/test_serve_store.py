@@ -291,3 +291,35 @@ def test_a_phase_window_bounds_its_submissions(
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(CompetitionError, match=r"phases\[0\].closes: must be after opens"):
         load_competition(path)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [["--show"], ["--add-team", "alpha"], ["--open", "public"], ["--reveal", "private"], []],
+)
+def test_commands_on_a_database_never_created_leave_no_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    action: list[str],
+) -> None:
+    monkeypatch.setenv("SIMCONTINUUM_COMPETITION_SECRET", SECRET)
+    path = write_competition(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["serve", str(path), *action, "--insecure"]) == 2  # [] would run the server
+    err = capsys.readouterr().err
+    db = tmp_path / "competition.db"
+    assert f"no competition database at {db}; create it with " in err, err
+    assert f"`simcontinuum serve {path} --create`" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no empty SQLite file, no WAL
+    assert main(["serve", str(path), "--create"]) == 0
+    assert db.is_file()
+
+
+def test_create_in_a_missing_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_competition(tmp_path, database="nowhere/cup.db")
+    assert main(["serve", str(path), "--create"]) == 2
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path / 'nowhere'} does not exist" in err and "Traceback" not in err

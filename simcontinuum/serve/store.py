@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -235,8 +236,20 @@ class Store:
 
     # ------------------------------------------------------------------ lifecycle
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite database (None for PostgreSQL or an in-memory one)."""
+        if not self.sqlite:
+            return None
+        name = sa.engine.make_url(self.url).database
+        return Path(name) if name and name != ":memory:" else None
+
     def created(self) -> bool:
-        """True when :meth:`create` has run on this database."""
+        """True when :meth:`create` has run on this database. Never makes a SQLite file:
+        connecting would leave an empty one behind for a read-only command."""
+        file = self.sqlite_file
+        if file is not None and not file.exists():
+            return False
         try:
             with self.read() as c:
                 return (
@@ -259,6 +272,12 @@ class Store:
                 f"{_safe(self.url)}: already holds a competition; to start over, remove it "
                 "(or give another --db)"
             )
+        file = self.sqlite_file
+        if file is not None and not file.parent.is_dir():
+            raise CompetitionError(
+                f"database: the folder {file.parent} does not exist; create it, or set "
+                "'database:' (or --db) to a file in an existing folder"
+            )
         metadata.create_all(self.engine)
         token = new_token("org")
         with self.write() as c:
@@ -276,9 +295,11 @@ class Store:
     def require(self) -> None:
         """Raise unless the database holds a competition (with the command that makes one)."""
         if not self.created():
+            where = self.sqlite_file or _safe(self.url)
+            db = "" if self.url == self.competition.database_url() else f" --db {_safe(self.url)}"
             raise CompetitionError(
-                f"{_safe(self.url)}: no competition yet; create it first: simcontinuum serve "
-                f"{self.competition.path} --create"
+                f"no competition database at {where}; create it with "
+                f"`simcontinuum serve {self.competition.path}{db} --create`"
             )
 
     def sync_phases(self) -> None:
