@@ -101,7 +101,9 @@ def test_jobs_1_and_jobs_2_give_the_same_numbers(scenarios: Path, tmp_path: Path
 
 
 def test_dask_gives_the_same_numbers(scenarios: Path, tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
+    pytest.importorskip(
+        "distributed", reason="Dask is not installed: pip install 'simcontinuum[dask]'"
+    )
     local = run_bench(["first-fit"], [scenarios], range(2), None, jobs=1)
     dask = run_bench(
         ["first-fit"], [scenarios], range(2), tmp_path / "d", executor_kind="dask", jobs=2

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("distributed", reason="Dask is not installed (the dask extra)")
+pytest.importorskip(
+    "distributed",
+    reason="Dask is not installed: pip install 'simcontinuum[dask]' (in the dev extra)",
+)
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 
 from serve_support import (
