@@ -34,6 +34,7 @@ from serve_support import (
     wait_done,
     write_competition,
 )
+from test_serve_lease import race
 
 
 def _pg_bin() -> Path | None:
@@ -145,6 +146,10 @@ def test_a_competition_on_postgresql(
     cli("serve", str(path), *db, "--open", "private")
     with server(path, *db) as srv:
         assert upload(srv.url, token, "a.py", FIRST_FIT)[0] == 202
+        # a second server on the same PostgreSQL database: refused while the lease is live
+        second = cli("serve", str(path), *db, "--port", str(free_port()), check=False)
+        assert second.returncode == 2 and f"pid {srv.proc.pid} on host" in second.stderr
+        assert "expires at" in second.stderr and "Traceback" not in second.stderr
         jobs = wait_done(srv.url, token, 2)
     assert {j["state"] for j in jobs} == {"scored"}
 
@@ -174,3 +179,4 @@ def test_a_competition_on_postgresql(
     store.close()
     show = cli("serve", str(path), *db, "--show").stdout
     assert "teams: alpha, bravo" in show and "queued 40" in show
+    race(postgres, comp)  # eight servers take the lease at once: one wins (row locks)

@@ -101,6 +101,13 @@ def register(sub: Any) -> None:
         help="run policies without isolation "
         "where bubblewrap cannot run (never for untrusted code)",
     )
+    p.add_argument(
+        "--takeover",
+        action="store_true",
+        help="start even though another server holds the database's lease (after a crash "
+        "on another host; a crashed server's lease also expires by itself after "
+        "'server_lease_s:', and at once when its process on this host is gone)",
+    )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
     p = add_command(
@@ -213,16 +220,36 @@ def _show(store: Any) -> int:
 def _run_server(args: argparse.Namespace, comp: Any, store: Any) -> int:
     import logging
 
+    from simcontinuum.serve.lease import Lease
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    comp.secret()  # a missing secret stops here, before the server listens
+    holder: dict[str, Any] = {}
+
+    def lost() -> None:  # another server took the lease over: stop serving
+        if "uvicorn" in holder:
+            holder["uvicorn"].should_exit = True
+
+    lease = Lease(store, comp.spec.server_lease_s, on_lost=lost)
+    lease.acquire(takeover=args.takeover)  # LeaseHeld: exit 2, naming the holder
+    lease.start()
+    try:
+        return _run_leased(args, comp, store, lease, holder)
+    finally:
+        lease.release()
+
+
+def _run_leased(
+    args: argparse.Namespace, comp: Any, store: Any, lease: Any, holder: dict[str, Any]
+) -> int:
     import uvicorn
 
     from simcontinuum.experiment.executors import ExecutorError
     from simcontinuum.serve.app import create_app
     from simcontinuum.serve.dispatch import Dispatcher
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    comp.secret()  # a missing secret stops here, before the server listens
     dispatcher = Dispatcher(
         store,
         comp,
@@ -230,6 +257,7 @@ def _run_server(args: argparse.Namespace, comp: Any, store: Any) -> int:
         workers=args.workers or comp.spec.workers,
         address=args.address,
         isolation_mode="insecure" if args.insecure else None,
+        lease=lease,
     )
     if dispatcher.isolation.mode == "none":
         _err(
@@ -239,16 +267,25 @@ def _run_server(args: argparse.Namespace, comp: Any, store: Any) -> int:
         )
     app = create_app(comp, store, dispatcher)
     _err(f"serving '{comp.spec.name}' on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.log_level == "debug",
+    )
+    holder["uvicorn"] = uvicorn.Server(config)
     try:
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            access_log=args.log_level == "debug",
-        )
+        holder["uvicorn"].run()
     except ExecutorError as exc:
         _err(f"error: {exc}")
+        return 1
+    if lease.lost.is_set():
+        _err(
+            "error: another server took this competition's database over (this one's lease "
+            "expired, or it used --takeover); "
+            "this one stopped"
+        )
         return 1
     return 0
 

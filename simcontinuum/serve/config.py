@@ -26,6 +26,7 @@ A document::
     workers: 2                    # evaluations at once
     isolation: auto               # bubblewrap or refuse; insecure: without it where it fails
     rate_limit_per_minute: 120    # HTTP requests per client
+    server_lease_s: 30            # one server per database: a crashed one's lease expires after
 
 Seeds are never stored: :func:`phase_seeds` derives them as HMAC-SHA256(secret, "phase:i"),
 so they are fresh for every phase, equal on every restart, and unknown to anyone without the
@@ -124,6 +125,7 @@ class CompetitionSpec(_Strict):
     workers: int = Field(default=2, ge=1, le=256)
     isolation: Literal["auto", "insecure", "none"] = "auto"
     rate_limit_per_minute: int = Field(default=120, ge=1)
+    server_lease_s: float = Field(default=30.0, ge=2.0, le=3600.0)
 
     @model_validator(mode="after")
     def _unique(self) -> CompetitionSpec:

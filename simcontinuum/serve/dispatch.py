@@ -32,6 +32,7 @@ from typing import Any
 from simcontinuum.boundary import resolve_isolation
 from simcontinuum.serve.config import Competition
 from simcontinuum.serve.evaluate import EvalLimits, evaluate, worker_init
+from simcontinuum.serve.lease import Lease
 from simcontinuum.serve.store import Claimed, Store
 
 log = logging.getLogger("simcontinuum.serve")
@@ -61,11 +62,14 @@ class Dispatcher:
     evaluate_fn: Evaluate = evaluate
     poll_s: float = 0.5
     isolation_mode: str | None = None
+    lease: Lease | None = None
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
 
     def __post_init__(self) -> None:
+        if self.lease is not None:
+            self.owner = self.lease.holder  # the jobs it claims carry the lease holder's id
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,7 +98,8 @@ class Dispatcher:
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
-        """Put back what a stopped server left running, then start the thread."""
+        """Put back what a stopped server left running, then start the thread. With a
+        lease (held: see :mod:`.lease`), no other server can be running those jobs."""
         recovered = self.store.recover()
         if recovered:
             log.warning("resumed %d job(s) left running by the previous server", recovered)
@@ -113,7 +118,11 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._close_slots()
-        self.store.recover()
+        self.store.recover(self.owner)  # its own jobs only: not a successor's
+        if self.lease is not None:
+            # Here, not after the server returns: uvicorn ends the process by re-raising
+            # SIGTERM once the application has shut down.
+            self.lease.release()
 
     # ------------------------------------------------------------------ executors
 
@@ -167,7 +176,9 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 free = [s for s in self._slots if s.job is None]
-                for slot, job in zip(free, self.store.claim(self.owner, len(free)), strict=False):
+                holder = self.lease.holder if self.lease is not None else None
+                claimed = self.store.claim(self.owner, len(free), lease=holder)
+                for slot, job in zip(free, claimed, strict=False):
                     slot.job = job
                     log.info("evaluating job %d (team %s, phase %s)", job.id, job.team, job.phase)
                     inflight[self._submit(slot, job)] = slot

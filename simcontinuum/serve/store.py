@@ -5,7 +5,8 @@ SQLite (one file, no service: the default) and on PostgreSQL (a shared deploymen
 locks (``FOR UPDATE``) where PostgreSQL needs them; Core (no ORM) keeps each transaction a
 short, readable block.
 
-Tables: ``meta`` (organizer token hash), ``teams`` (token hashes, never tokens),
+Tables: ``meta`` (organizer token hash), ``leases`` (the server lease), ``teams`` (token
+hashes, never tokens),
 ``phases`` (pending → open → closed, plus ``revealed``), ``submissions`` (the uploaded
 source), ``jobs`` (one per submission × phase open at upload: queued → running → scored or
 failed) and ``runs`` (one per job × scenario × seed index; seeds themselves are never
@@ -18,7 +19,8 @@ Invariants, each kept by one transaction:
   no job is scored twice;
 - a server that starts puts every ``running`` job back in the queue
   (:meth:`Store.recover`): what was in flight when the previous one died is evaluated again,
-  nothing finished is touched, nothing is dropped (one server per database);
+  nothing finished is touched, nothing is dropped (one server per database: the
+  server lease, :mod:`.lease`, taken in one transaction and checked by every claim);
 - a job whose evaluation machinery failed (a worker died) is retried once; the second failure
   is a ``failed`` job with the reason (:meth:`Store.retry_or_fail`).
 
@@ -122,6 +124,45 @@ runs = sa.Table(
     sa.Column("policy_errors", sa.Integer),
     sa.Column("row", sa.Text, nullable=False),  # the whole row as JSON (score parts, ...)
 )
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),  # "server": one row per database
+    sa.Column("holder", sa.String(100), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_start", sa.String(32), nullable=False),  # tells a reused pid apart
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+SERVER_LEASE = "server"
+
+
+@dataclass(frozen=True)
+class LeaseRow:
+    """Who holds (or last held) the server lease of a database."""
+
+    holder: str
+    host: str
+    pid: int
+    pid_start: str
+    acquired_at: float
+    heartbeat_at: float
+    expires_at: float
+
+
+class LeaseHeld(CompetitionError):
+    """Another server holds the database's lease (and it has not expired).
+
+    Attributes:
+        lease: the holder's row.
+    """
+
+    def __init__(self, message: str, lease: LeaseRow) -> None:
+        super().__init__(message)
+        self.lease = lease
 
 
 def hash_token(token: str) -> str:
@@ -301,6 +342,7 @@ class Store:
                 f"no competition database at {where}; create it with "
                 f"`simcontinuum serve {self.competition.path}{db} --create`"
             )
+        metadata.create_all(self.engine)  # a database made by an older version: new tables
 
     def sync_phases(self) -> None:
         """Add a ``pending`` row for every phase of ``competition.yaml`` not yet known."""
@@ -309,6 +351,91 @@ class Store:
             for p in self.competition.phases:
                 if p.name not in known:
                     c.execute(phases.insert().values(name=p.name, state=PENDING, revealed=False))
+
+    # ------------------------------------------------------------------ the server lease
+
+    def lease(self) -> LeaseRow | None:
+        """The server lease row (held or expired), or None if no server ever ran."""
+        with self.read() as c:
+            row = c.execute(sa.select(leases).where(leases.c.name == SERVER_LEASE)).first()
+        return _lease_row(row)
+
+    def acquire_lease(
+        self,
+        mine: LeaseRow,
+        *,
+        takeover: bool = False,
+        holder_dead: Any = None,
+    ) -> LeaseRow | None:
+        """Take the server lease for ``mine`` in one transaction; returns the previous
+        holder's row (None if there was none or it was ours).
+
+        The lease is free when no row exists, when its ``expires_at`` is past, when
+        ``holder_dead(row)`` says its process is gone, or with ``takeover``.
+
+        Raises:
+            LeaseHeld: another server holds it.
+        """
+        now = mine.acquired_at
+        for attempt in (1, 2):
+            try:
+                with self.write() as c:
+                    row = _lease_row(
+                        c.execute(
+                            sa.select(leases).where(leases.c.name == SERVER_LEASE).with_for_update()
+                        ).first()
+                    )
+                    values = {
+                        k: getattr(mine, k)
+                        for k in (
+                            "holder",
+                            "host",
+                            "pid",
+                            "pid_start",
+                            "acquired_at",
+                            "heartbeat_at",
+                            "expires_at",
+                        )
+                    }
+                    if row is None:
+                        c.execute(leases.insert().values(name=SERVER_LEASE, **values))
+                        return None
+                    free = (
+                        row.holder == mine.holder
+                        or row.expires_at <= now
+                        or takeover
+                        or (holder_dead is not None and holder_dead(row))
+                    )
+                    if not free:
+                        raise LeaseHeld(_held_text(row, now), row)
+                    c.execute(leases.update().where(leases.c.name == SERVER_LEASE).values(**values))
+                    return None if row.holder == mine.holder else row
+            except sa.exc.IntegrityError:  # PostgreSQL: two first servers inserted at once
+                if attempt == 2:
+                    raise
+        return None  # pragma: no cover - the loop returns or raises
+
+    def renew_lease(self, holder: str, ttl_s: float, now: float | None = None) -> bool:
+        """Move the lease's expiry ``ttl_s`` ahead; False when ``holder`` no longer holds it
+        (another server took over)."""
+        now = _now() if now is None else now
+        with self.write() as c:
+            result = c.execute(
+                leases.update()
+                .where(leases.c.name == SERVER_LEASE, leases.c.holder == holder)
+                .values(heartbeat_at=now, expires_at=now + ttl_s)
+            )
+            return bool(result.rowcount)
+
+    def release_lease(self, holder: str) -> bool:
+        """Give the lease up (a clean stop): the next server starts at once."""
+        with self.write() as c:
+            result = c.execute(
+                leases.update()
+                .where(leases.c.name == SERVER_LEASE, leases.c.holder == holder)
+                .values(expires_at=0.0)
+            )
+            return bool(result.rowcount)
 
     # ------------------------------------------------------------------ teams and tokens
 
@@ -514,13 +641,18 @@ class Store:
 
     # ------------------------------------------------------------------ the queue
 
-    def recover(self) -> int:
-        """Put back in the queue every job left ``running`` by a server that stopped; returns
-        how many. Their attempts are not counted: the server stopped, not the submission."""
+    def recover(self, owner: str | None = None) -> int:
+        """Put back in the queue every job left ``running`` by a server that stopped (only
+        ``owner``'s, if given: a server stopping gives back its own jobs, never those of the
+        server that took its lease over); returns how many. Their attempts are not counted:
+        the server stopped, not the submission."""
+        where = [jobs.c.state == RUNNING]
+        if owner is not None:
+            where.append(jobs.c.owner == owner)
         with self.write() as c:
             result = c.execute(
                 jobs.update()
-                .where(jobs.c.state == RUNNING)
+                .where(*where)
                 .values(
                     state=QUEUED,
                     owner=None,
@@ -530,11 +662,21 @@ class Store:
             )
             return int(result.rowcount or 0)
 
-    def claim(self, owner: str, n: int) -> list[Claimed]:
-        """Take up to ``n`` queued jobs, oldest first, for ``owner``."""
+    def claim(self, owner: str, n: int, *, lease: str | None = None) -> list[Claimed]:
+        """Take up to ``n`` queued jobs, oldest first, for ``owner``; with ``lease``, only
+        while that holder holds the server lease (checked in the same transaction, so a
+        server whose lease was taken over claims nothing)."""
         if n <= 0:
             return []
         with self.write() as c:
+            if lease is not None:
+                holder = c.execute(
+                    sa.select(leases.c.holder)
+                    .where(leases.c.name == SERVER_LEASE)
+                    .with_for_update()
+                ).scalar()
+                if holder != lease:
+                    return []
             rows = c.execute(
                 sa.select(
                     jobs.c.id, jobs.c.phase, jobs.c.attempts, teams.c.name, submissions.c.code
@@ -766,6 +908,36 @@ class Store:
         return [dict(r) for r in rows]
 
 
+def _lease_row(row: Any) -> LeaseRow | None:
+    if row is None:
+        return None
+    return LeaseRow(
+        str(row.holder),
+        str(row.host),
+        int(row.pid),
+        str(row.pid_start),
+        float(row.acquired_at),
+        float(row.heartbeat_at),
+        float(row.expires_at),
+    )
+
+
+def _utc(t: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _held_text(row: LeaseRow, now: float) -> str:
+    return (
+        f"another server runs this competition: {row.holder} (pid {row.pid} on host "
+        f"{row.host}), last heartbeat {max(0.0, now - row.heartbeat_at):.0f} s ago; its lease "
+        f"expires at {_utc(row.expires_at)} (in {max(0.0, row.expires_at - now):.0f} s). Stop "
+        "that server first; if it crashed, start again after that time, or now with --takeover "
+        "(only if it really is not running)"
+    )
+
+
 def _epoch(when: Any) -> float:
     import datetime as dt
 
@@ -790,6 +962,8 @@ __all__ = [
     "SCORED",
     "Accepted",
     "Claimed",
+    "LeaseHeld",
+    "LeaseRow",
     "LimitError",
     "Store",
     "Team",
