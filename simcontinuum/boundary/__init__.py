@@ -7,17 +7,57 @@ talks to it through :class:`~simcontinuum.boundary.proxy.RemotePolicy`, a policy
 calls like any other. :func:`evaluate_submission` is the one entry point for evaluating a
 submission (the leaderboard, a competition server). See ``docs/protocol.md`` and
 ``docs/security.md``.
+
+Importing this package is cheap (PEP 562: each name loads its module on first use), so the
+worker, which needs only the protocol and the views, starts without the organizer's side.
 """
 
-from simcontinuum.boundary.evaluate import (
-    EvalLimits,
-    evaluate_submission,
-    failure_reason,
-    resolve_isolation,
-)
-from simcontinuum.boundary.isolation import Isolation, IsolationError, SandboxLimits, probe
-from simcontinuum.boundary.protocol import VERSION, ProtocolViolation
-from simcontinuum.boundary.proxy import Program, RemotePolicy, Submission, SubmissionError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simcontinuum.boundary.evaluate import (
+        EvalLimits,
+        evaluate_submission,
+        failure_reason,
+        resolve_isolation,
+    )
+    from simcontinuum.boundary.isolation import Isolation, IsolationError, SandboxLimits, probe
+    from simcontinuum.boundary.protocol import VERSION, ProtocolViolation
+    from simcontinuum.boundary.proxy import Program, RemotePolicy, Submission, SubmissionError
+
+_LAZY = {
+    "EvalLimits": "evaluate",
+    "evaluate_submission": "evaluate",
+    "failure_reason": "evaluate",
+    "resolve_isolation": "evaluate",
+    "Isolation": "isolation",
+    "IsolationError": "isolation",
+    "SandboxLimits": "isolation",
+    "probe": "isolation",
+    "VERSION": "protocol",
+    "ProtocolViolation": "protocol",
+    "Program": "proxy",
+    "RemotePolicy": "proxy",
+    "Submission": "proxy",
+    "SubmissionError": "proxy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "VERSION",
