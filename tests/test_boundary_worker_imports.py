@@ -92,3 +92,18 @@ def test_worker_imports_only_what_the_policy_needs(tmp_path: Path, source: str, 
     assert used in modules
     heavy = sorted(m for m in HEAVY if m in modules)
     assert heavy == [], f"the worker imported {heavy}: import them lazily (see module doc)"
+
+
+@pytest.mark.parametrize("package", ["simcontinuum.policy", "simcontinuum.boundary"])
+def test_lazy_packages_still_give_every_name(package: str) -> None:
+    import importlib
+
+    pkg = importlib.import_module(package)
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is not None, name
+    assert set(pkg.__all__) <= set(dir(pkg))
+    assert getattr(pkg, "api" if package.endswith("policy") else "protocol").__name__.startswith(
+        package
+    )
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        _ = pkg.no_such_name
