@@ -58,7 +58,7 @@ def test_the_organizers_day_as_documented(
             if argv[0] == "serve" and "--port" in argv:
                 running = start_server(Path(argv[1]).resolve())
                 continue
-            if argv[0] in ("submit", "status"):
+            if argv[0] in ("submit", "status", "select"):
                 assert running is not None, "the docs submit before the server runs"
                 argv = [running.url if a == "http://127.0.0.1:8000" else a for a in argv]
                 monkeypatch.setenv("SIMCONTINUUM_TOKEN", tokens["alpha"])
@@ -78,6 +78,7 @@ def test_the_organizers_day_as_documented(
             time.sleep(1)
         rows = list(csv.DictReader(io.StringIO(text)))
         assert code == 200 and rows[0]["team"] == "alpha" and rows[0]["rank"] == "1", text
+        assert rows[0]["final"] == "selected" and rows[0]["submission"] == "1"  # `select 1`
     finally:
         if running is not None:
             running.kill(15)

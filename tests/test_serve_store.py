@@ -323,3 +323,60 @@ def test_create_in_a_missing_folder_says_so(
     assert main(["serve", str(path), "--create"]) == 2
     err = capsys.readouterr().err
     assert f"the folder {tmp_path / 'nowhere'} does not exist" in err and "Traceback" not in err
+
+
+def test_final_submissions_are_validated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_competition(tmp_path, final_submissions=0)
+    assert main(["serve", str(path), "--show"]) == 2
+    err = capsys.readouterr().err
+    assert "final_submissions: Input should be greater than or equal to 1" in err, err
+    limits = {"max_submissions_total": 3}
+    path = write_competition(tmp_path, final_submissions=5, limits=limits)
+    assert main(["serve", str(path), "--show"]) == 2
+    err = capsys.readouterr().err
+    assert "final_submissions (5) is more than limits.max_submissions_total (3)" in err, err
+    assert "Traceback" not in err
+
+
+def test_the_private_board_counts_the_final_submissions() -> None:
+    jobs = [_job("a", 1, 3.0), _job("a", 2, 1.0), _job("a", 3, 2.0), _job("a", 4, None, "failed")]
+    jobs += [_job("b", 5, 4.0), _job("b", 6, 0.5), _job("b", 7, 2.5)]
+    public = {1: 0.1, 2: 0.9, 3: 0.2, 4: 0.05, 5: 0.3, 6: 0.8, 7: 0.3}
+    rows = {r["team"]: r for r in private_rows(jobs, {"a": {1, 3}}, public, limit=2)}
+    assert (rows["a"]["score"], rows["a"]["submission"], rows["a"]["final"]) == (2.0, 3, "selected")
+    # b marked none: its 2 best public (7 and 5 tie at 0.3: the latest first), best private 2.5
+    assert (rows["b"]["score"], rows["b"]["submission"], rows["b"]["final"]) == (2.5, 7, "auto")
+    one = {r["team"]: r for r in private_rows(jobs, {}, public, limit=1)}
+    assert one["a"]["score"] is None and one["a"]["rank"] is None  # its best public one failed
+    assert "final" in board_csv({"rows": list(rows.values())}).splitlines()[0]
+
+
+def test_selections_follow_the_rules(store: Store) -> None:
+    from simcontinuum.serve.store import SelectionError
+
+    store.add_team("alpha")
+    store.add_team("bravo")
+    alpha, bravo = store.teams()
+    store.set_phase("public", "open")
+    only_public = store.submit(alpha, "a.py", b"x = 1\n")
+    with pytest.raises(SelectionError, match="not evaluated on a private phase"):
+        store.select_final(alpha, only_public.submission_id)
+    store.set_phase("private", "open")
+    subs = [store.submit(alpha, f"{i}.py", b"x = 1\n").submission_id for i in range(3)]
+    with pytest.raises(SelectionError, match="no submission") as info:
+        store.select_final(bravo, subs[0])
+    assert info.value.missing
+    assert store.select_final(alpha, subs[0]).selected == (subs[0],)
+    assert store.select_final(alpha, subs[0]).selected == (subs[0],)  # twice: once
+    assert store.select_final(alpha, subs[1]).selected == (subs[0], subs[1])
+    with pytest.raises(SelectionError, match="at most 2"):
+        store.select_final(alpha, subs[2])
+    assert store.select_final(alpha, subs[0], final=False).selected == (subs[1],)
+    assert store.finals(bravo.id).automatic and not store.finals(alpha.id).automatic
+    store.set_phase("private", "close")
+    assert store.finals(alpha.id).locked
+    with pytest.raises(SelectionError, match="locked"):
+        store.select_final(alpha, subs[1], final=False)
+    assert store.all_finals() == {"alpha": {subs[1]}}

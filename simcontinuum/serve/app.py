@@ -7,6 +7,7 @@ seconds, no framework), ``/scenarios`` the published (public-phase) scenarios, `
 
 API (``Authorization: Bearer TOKEN``): ``POST /api/submissions`` (multipart field ``policy``)
 → 202 ``{submission, jobs, phases, position, state}``; ``GET /api/submissions``;
+``POST``/``DELETE /api/submissions/{id}/final`` (mark final for the private board, or not);
 ``GET /api/jobs/{id}``; ``GET /api/leaderboard``; ``GET /leaderboard.csv?phase=NAME``;
 ``GET /healthz``.
 
@@ -47,9 +48,9 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from simcontinuum.serve.board import board_csv, phase_board
+from simcontinuum.serve.board import board_csv, phase_board, public_scores
 from simcontinuum.serve.config import Competition, CompetitionError
-from simcontinuum.serve.store import LimitError, Store, Team, hash_token
+from simcontinuum.serve.store import LimitError, SelectionError, Store, Team, hash_token
 
 HERE = Path(__file__).resolve().parent
 BOARD_TTL_S = 1.0
@@ -169,8 +170,17 @@ class Server:
             now = time.monotonic()
             if self._boards is None or now - self._boards[0] >= BOARD_TTL_S:
                 states = self.store.phase_states()
+                jobs = {p.name: self.store.phase_jobs(p.name) for p in self.competition.phases}
+                first_public = next((p.name for p in self.competition.phases if p.public), None)
+                public = public_scores(jobs[first_public]) if first_public else {}
+                revealed = any(
+                    not p.public and states.get(p.name, {}).get("revealed")
+                    for p in self.competition.phases
+                )
+                finals = self.store.all_finals() if revealed else {}
+                limit = self.competition.spec.final_submissions
                 boards = [
-                    phase_board(p, states.get(p.name, {}), self.store.phase_jobs(p.name))
+                    phase_board(p, states.get(p.name, {}), jobs[p.name], finals, public, limit)
                     for p in self.competition.phases
                 ]
                 self._boards = (now, boards)
@@ -278,7 +288,7 @@ class Guard(BaseHTTPMiddleware):
                 )
             if token is not None and not known:
                 await run_in_threadpool(self.server.remember_token, token)
-        if request.method == "POST" and not _same_origin(request):
+        if request.method in ("POST", "DELETE") and not _same_origin(request):
             return PlainTextResponse("cross-site form posts are refused", 403)
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
@@ -375,7 +385,10 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
         jobs = srv.store.team_jobs(team.id, srv.queue())
         public = {p.name for p in competition.phases if p.public}
         states = srv.store.phase_states()
+        finals = srv.store.finals(team.id)
         for j in jobs:
+            j["final"] = j["submission"] in finals.selected
+            j["selectable"] = j["phase"] not in public and not finals.locked
             j["visible"] = j["phase"] in public or bool(states.get(j["phase"], {}).get("revealed"))
             if not j["visible"]:
                 # A reason is text the policy controls (its exception): on a hidden scenario
@@ -383,12 +396,48 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
                 j["score"] = j["ci_low"] = j["ci_high"] = None
                 if j["state"] == "failed":
                     j["reason"] = HIDDEN_REASON
-        return {"team": team, "jobs": jobs, "limits": competition.spec.limits}
+        return {
+            "team": team,
+            "jobs": jobs,
+            "limits": competition.spec.limits,
+            "finals": finals,
+            "has_private": len(public) < len(competition.phases),
+        }
 
     async def team_page(request: Request) -> Response:
         team = await srv.team(request)
         view = await run_in_threadpool(_team_view, team)
-        return srv.page("team.html", request, message=None, **view)
+        return srv.page("team.html", request, message=request.query_params.get("done"), **view)
+
+    async def team_final(request: Request) -> Response:
+        """The team page's "final" buttons: form field ``final`` is 1 (select) or 0."""
+        team = await srv.team(request)
+        form = await request.form(max_files=0, max_fields=2)
+        final = str(form.get("final", "1")) != "0"
+        sid = int(request.path_params["id"])
+        try:
+            await run_in_threadpool(srv.store.select_final, team, sid, final)
+        except SelectionError as exc:
+            status = 404 if exc.missing else 409
+            view = await run_in_threadpool(_team_view, team)
+            return srv.page(
+                "team.html", request, status=status, message=str(exc), error=True, **view
+            )
+        from urllib.parse import quote
+
+        text = f"submission {sid} is {'final' if final else 'no longer final'}"
+        return RedirectResponse(f"/team?done={quote(text)}", status_code=303)
+
+    async def api_final(request: Request) -> Response:
+        """``POST`` marks a submission final, ``DELETE`` unmarks it."""
+        team = await srv.team(request)
+        sid = int(request.path_params["id"])
+        final = request.method == "POST"
+        try:
+            finals = await run_in_threadpool(srv.store.select_final, team, sid, final)
+        except SelectionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404 if exc.missing else 409)
+        return JSONResponse({"submission": sid, "final": final, **_finals_json(finals)})
 
     async def team_fragment(request: Request) -> Response:
         team = await srv.team(request)
@@ -453,9 +502,12 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
                     "reason": j["reason"],
                     "submitted_at": j["created_at"],
                     "finished_at": j["finished_at"],
+                    "final": j["final"],
                 }
             )
-        return JSONResponse({"team": team.name, "jobs": out})
+        return JSONResponse(
+            {"team": team.name, "jobs": out, "finals": _finals_json(view["finals"])}
+        )
 
     async def api_job(request: Request) -> Response:
         team = await srv.team(request)
@@ -541,10 +593,12 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
         Route("/team/jobs-fragment", team_fragment),
         Route("/team/submit", team_submit, methods=["POST"]),
         Route("/team/jobs/{id:int}", job_page),
+        Route("/team/final/{id:int}", team_final, methods=["POST"]),
         Route("/organizer", organizer_page),
         Route("/organizer/phases/{name}/{action}", organizer_action, methods=["POST"]),
         Route("/api/submissions", api_submit, methods=["POST"]),
         Route("/api/submissions", api_status, methods=["GET"]),
+        Route("/api/submissions/{id:int}/final", api_final, methods=["POST", "DELETE"]),
         Route("/api/jobs/{id:int}", api_job),
         Route("/api/leaderboard", board_json),
         Route("/healthz", healthz),
@@ -556,6 +610,15 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
         exception_handlers={HTTPException: on_http_error},
         lifespan=lifespan,
     )
+
+
+def _finals_json(finals: Any) -> dict[str, Any]:
+    return {
+        "selected": list(finals.selected),
+        "limit": finals.limit,
+        "automatic": finals.automatic,
+        "locked": finals.locked,
+    }
 
 
 def _job_report(srv: Server, team: Team, job_id: int) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 - public phase: every team's score through the Ladder (:mod:`simcontinuum.serve.ladder`) over
   its submissions in order; the interval shown is that of the submission that moved the board,
   its half-width rounded to the margin too (an exact interval would leak the exact score);
-- private phase: nothing until the organizer reveals it; then each team's *last* scored
-  submission (what the team had at the end, chosen before anyone saw a private score), with
+- private phase: nothing until the organizer reveals it; then, as on Kaggle, each team's
+  best private score among its *final* submissions — those it selected (up to
+  ``final_submissions``, before anyone saw a private score), or, where it selected none, its
+  ``final_submissions`` best by public score (the latest ones where there is none) — with
   its exact mean and 95% Student-t interval over every hidden scenario × seed.
 
 Ranks: lower is better, ties share a rank; teams without a score follow, unranked.
@@ -22,7 +24,17 @@ from simcontinuum.serve.config import Phase
 from simcontinuum.serve.ladder import ladder, round_to
 from simcontinuum.serve.store import SCORED
 
-COLUMNS = ("rank", "team", "score", "ci_low", "ci_high", "submissions", "scored", "submission")
+COLUMNS = (
+    "rank",
+    "team",
+    "score",
+    "ci_low",
+    "ci_high",
+    "submissions",
+    "scored",
+    "submission",
+    "final",
+)
 
 
 def _num(v: Any) -> float:
@@ -48,28 +60,52 @@ def public_rows(jobs: Sequence[dict[str, Any]], margin: float) -> list[dict[str,
     return _ranked(rows)
 
 
-def private_rows(jobs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per team: its last scored job, exact."""
+def final_jobs(
+    js: Sequence[dict[str, Any]],
+    selected: set[int] | None,
+    public: dict[int, float],
+    limit: int,
+) -> tuple[list[dict[str, Any]], str]:
+    """The jobs of one team's final submissions and how they were chosen: ``selected`` (the
+    team's marks) or ``auto`` (its ``limit`` best by public score ``public`` — submission id
+    to score — the latest first among equals and where there is no public score)."""
+    if selected:
+        return [j for j in js if j["submission"] in selected], "selected"
+    ranked = sorted(
+        js, key=lambda j: (public.get(int(j["submission"]), math.inf), -int(j["submission"]))
+    )
+    return ranked[:limit], "auto"
+
+
+def private_rows(
+    jobs: Sequence[dict[str, Any]],
+    finals: dict[str, set[int]] | None = None,
+    public: dict[int, float] | None = None,
+    limit: int = 2,
+) -> list[dict[str, Any]]:
+    """One row per team: the best scored job of its final submissions (see
+    :func:`final_jobs`), exact."""
     by_team: dict[str, list[dict[str, Any]]] = {}
     for j in jobs:
         by_team.setdefault(str(j["team"]), []).append(j)
     rows = []
     for team, js in by_team.items():
-        scored = [j for j in js if j["state"] == SCORED and j["score"] is not None]
-        last = scored[-1] if scored else None
-        if last is None:
-            rows.append(_row(team, math.inf, math.nan, math.nan, js, None))
+        chosen, how = final_jobs(js, (finals or {}).get(team), public or {}, limit)
+        scored = [j for j in chosen if j["state"] == SCORED and j["score"] is not None]
+        best = min(scored, key=lambda j: (float(j["score"]), j["submission"])) if scored else None
+        if best is None:
+            row = _row(team, math.inf, math.nan, math.nan, js, None)
         else:
-            rows.append(
-                _row(
-                    team,
-                    float(last["score"]),
-                    _num(last["ci_low"]),
-                    _num(last["ci_high"]),
-                    js,
-                    last["submission"],
-                )
+            row = _row(
+                team,
+                float(best["score"]),
+                _num(best["ci_low"]),
+                _num(best["ci_high"]),
+                js,
+                best["submission"],
             )
+        row["final"] = how
+        rows.append(row)
     return _ranked(rows)
 
 
@@ -84,6 +120,7 @@ def _row(
         "submissions": len(js),
         "scored": sum(1 for j in js if j["state"] == SCORED),
         "submission": which,
+        "final": None,
     }
 
 
@@ -102,18 +139,34 @@ def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return scored + others
 
 
+def public_scores(jobs: Sequence[dict[str, Any]]) -> dict[int, float]:
+    """``{submission id: exact score}`` of a public phase's scored jobs (what chooses a
+    team's final submissions when it selected none)."""
+    return {
+        int(j["submission"]): float(j["score"])
+        for j in jobs
+        if j["state"] == SCORED and j["score"] is not None
+    }
+
+
 def phase_board(
-    phase: Phase, state: dict[str, Any], jobs: Sequence[dict[str, Any]]
+    phase: Phase,
+    state: dict[str, Any],
+    jobs: Sequence[dict[str, Any]],
+    finals: dict[str, set[int]] | None = None,
+    public: dict[int, float] | None = None,
+    limit: int = 2,
 ) -> dict[str, Any]:
     """The board of one phase: ``{name, kind, state, visible, rows, margin}``; ``rows`` is
-    empty while a private phase is not revealed (only the count of evaluations shows)."""
+    empty while a private phase is not revealed (only the count of evaluations shows).
+    ``finals``, ``public`` and ``limit``: see :func:`private_rows`."""
     visible = phase.public or bool(state.get("revealed"))
     if not visible:
         rows: list[dict[str, Any]] = []
     elif phase.public:
         rows = public_rows(jobs, phase.spec.ladder_margin)
     else:
-        rows = private_rows(jobs)
+        rows = private_rows(jobs, finals, public, limit)
     return {
         "name": phase.name,
         "kind": phase.spec.kind,
@@ -137,4 +190,12 @@ def board_csv(board: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-__all__ = ["COLUMNS", "board_csv", "phase_board", "private_rows", "public_rows"]
+__all__ = [
+    "COLUMNS",
+    "board_csv",
+    "final_jobs",
+    "phase_board",
+    "private_rows",
+    "public_rows",
+    "public_scores",
+]

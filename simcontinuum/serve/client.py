@@ -29,12 +29,18 @@ class ClientError(SimContinuumError):
 
 
 def _request(
-    url: str, token: str, *, data: bytes | None = None, content_type: str | None = None
+    url: str,
+    token: str,
+    *,
+    data: bytes | None = None,
+    content_type: str | None = None,
+    method: str | None = None,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if content_type:
         headers["Content-Type"] = content_type
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    method = method or ("POST" if data else "GET")
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             body: Any = json.loads(resp.read().decode("utf-8"))
@@ -102,9 +108,24 @@ def status(server: str, token: str) -> dict[str, Any]:
     return _request(f"{_base(server)}/api/submissions", token)
 
 
+def select(server: str, token: str, submission_id: int, final: bool = True) -> dict[str, Any]:
+    """Mark a submission of the token's team final for the private board (``final=False``:
+    unmark it); returns ``{submission, final, selected, limit, automatic, locked}``.
+
+    Raises:
+        ClientError: not the team's submission (404), the limit reached or the selection
+            locked (409), a refused token or no server.
+    """
+    return _request(
+        f"{_base(server)}/api/submissions/{int(submission_id)}/final",
+        token,
+        method="POST" if final else "DELETE",
+    )
+
+
 def job(server: str, token: str, job_id: int) -> dict[str, Any]:
     """One job's run report (per-scenario scores where the phase shows them)."""
     return _request(f"{_base(server)}/api/jobs/{int(job_id)}", token)
 
 
-__all__ = ["ClientError", "job", "status", "submit"]
+__all__ = ["ClientError", "job", "select", "status", "submit"]

@@ -1,4 +1,5 @@
-"""CLI: ``simcontinuum serve`` (the organizer) and ``submit``/``status`` (the teams).
+"""CLI: ``simcontinuum serve`` (the organizer) and ``submit``/``status``/``select`` (the
+teams).
 
 Cheap to import: the server's dependencies (Starlette, uvicorn, SQLAlchemy) are imported
 inside the handlers, and their absence is one line naming the extra to install.
@@ -37,6 +38,15 @@ examples:
   simcontinuum submit my_policy.py --server https://cup.example.org --wait
 """
 
+SELECT_EXAMPLES = """\
+examples:
+  simcontinuum select 12 --server http://127.0.0.1:8000 --token team_...   # mark #12 final
+  simcontinuum select 12 --server http://127.0.0.1:8000 --unselect         # unmark it
+  simcontinuum status --server http://127.0.0.1:8000                       # shows the marks
+
+With none marked, your best submissions by public score count on the private board.
+"""
+
 STATUS_EXAMPLES = """\
 examples:
   simcontinuum status --server http://127.0.0.1:8000 --token team_...
@@ -45,7 +55,7 @@ examples:
 
 
 def register(sub: Any) -> None:
-    """Add ``serve``, ``submit`` and ``status`` to the CLI."""
+    """Add ``serve``, ``submit``, ``select`` and ``status`` to the CLI."""
     p = add_command(
         sub,
         "serve",
@@ -124,6 +134,21 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--wait", action="store_true", help="wait until it is evaluated, then print the result"
     )
+
+    p = add_command(
+        sub,
+        "select",
+        help="mark one of your submissions final for the private board (or --unselect it)",
+        description="Mark SUBMISSION final: the private board counts the best of a team's "
+        "final submissions (at most 'final_submissions:' of the competition, 2 by default). "
+        "With none marked, the team's best by public score count. Locked once the private "
+        "phase closes.",
+        epilog=SELECT_EXAMPLES,
+        handler=cmd_select,
+    )
+    p.add_argument("submission", metavar="SUBMISSION", type=positive_int, help="its number")
+    _client_args(p)
+    p.add_argument("--unselect", action="store_true", help="unmark it instead")
 
     p = add_command(
         sub,
@@ -355,6 +380,34 @@ def _wait(server: str, token: str, job_ids: set[int]) -> int:
     return 0 if all(j["state"] == "scored" for j in jobs) else 1
 
 
+def cmd_select(args: argparse.Namespace) -> int:
+    """``simcontinuum select SUBMISSION --server URL --token T``"""
+    from simcontinuum.serve import client
+
+    token = _token(args)
+    if not token:
+        return 2
+    try:
+        answer = client.select(args.server, token, args.submission, final=not args.unselect)
+    except client.ClientError as exc:
+        return _client_exit(exc)
+    print(_finals_text(answer, args.submission, not args.unselect))
+    return 0
+
+
+def _finals_text(finals: dict[str, Any], submission: int | None = None, final: bool = True) -> str:
+    head = ""
+    if submission is not None:
+        head = f"submission {submission} is {'final' if final else 'no longer final'}; "
+    chosen = ", ".join(f"#{i}" for i in finals.get("selected", []))
+    limit = finals.get("limit")
+    if chosen:
+        text = f"final submissions: {chosen} (at most {limit}); the best of them counts"
+    else:
+        text = f"none marked final: your {limit} best by public score count automatically"
+    return head + text + (" (locked: the private phase is closed)" if finals.get("locked") else "")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """``simcontinuum status --server URL --token T``"""
     import json
@@ -376,12 +429,24 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2))
         return 0
     table = Table(title=f"team {answer['team']}", header_style="bold")
-    for col in ("submission", "file", "phase", "state", "score", "reason"):
+    for col in ("submission", "file", "phase", "state", "score", "reason", "final"):
         table.add_column(col)
     for j in answer["jobs"]:
         state = j["state"] + (f" (position {j['position']})" if j["state"] == "queued" else "")
         score = "—" if j["score"] is None else f"{j['score']:.4g}"
-        cells = (str(j["submission"]), j["filename"], j["phase"], state, score, j["reason"] or "")
+        final = "final" if j.get("final") else ""
+        cells = (
+            str(j["submission"]),
+            j["filename"],
+            j["phase"],
+            state,
+            score,
+            j["reason"] or "",
+            final,
+        )
         table.add_row(*(escape(c) for c in cells))  # team-controlled text is never markup
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    console.print(table)
+    if "finals" in answer:
+        console.print(escape(_finals_text(answer["finals"])))
     return 0

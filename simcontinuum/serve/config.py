@@ -27,6 +27,7 @@ A document::
     isolation: auto               # bubblewrap or refuse; insecure: without it where it fails
     rate_limit_per_minute: 120    # HTTP requests per client
     server_lease_s: 30            # one server per database: a crashed one's lease expires after
+    final_submissions: 2          # a team marks up to this many as final for the private board
 
 Seeds are never stored: :func:`phase_seeds` derives them as HMAC-SHA256(secret, "phase:i"),
 so they are fresh for every phase, equal on every restart, and unknown to anyone without the
@@ -126,6 +127,7 @@ class CompetitionSpec(_Strict):
     isolation: Literal["auto", "insecure", "none"] = "auto"
     rate_limit_per_minute: int = Field(default=120, ge=1)
     server_lease_s: float = Field(default=30.0, ge=2.0, le=3600.0)
+    final_submissions: int = Field(default=2, ge=1, le=100)
 
     @model_validator(mode="after")
     def _unique(self) -> CompetitionSpec:
@@ -133,6 +135,13 @@ class CompetitionSpec(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"phase names must be unique; repeated: {', '.join(dup)}")
+        total = self.limits.max_submissions_total
+        if self.final_submissions > total:
+            raise ValueError(
+                f"final_submissions ({self.final_submissions}) is more than "
+                f"limits.max_submissions_total ({total}): a team could never select that many; "
+                f"lower it to at most {total}"
+            )
         return self
 
 

@@ -125,6 +125,13 @@ runs = sa.Table(
     sa.Column("row", sa.Text, nullable=False),  # the whole row as JSON (score parts, ...)
 )
 
+finals = sa.Table(
+    "finals",
+    metadata,
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), primary_key=True),
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id"), nullable=False, index=True),
+    sa.Column("selected_at", sa.Float, nullable=False),
+)
 leases = sa.Table(
     "leases",
     metadata,
@@ -206,6 +213,35 @@ class Accepted:
 
 class LimitError(CompetitionError):
     """A team asked for more than its limits allow, or no phase takes submissions."""
+
+
+class SelectionError(CompetitionError):
+    """A final-submission selection that cannot be made (HTTP 409), or of a submission that
+    is not the team's (``missing``: HTTP 404)."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class Finals:
+    """A team's final-submission selection for the private board.
+
+    Attributes:
+        selected: the submission ids it marked final, in order.
+        limit: ``final_submissions`` of ``competition.yaml``.
+        locked: a private phase is closed: the selection can no longer change.
+    """
+
+    selected: tuple[int, ...]
+    limit: int
+    locked: bool
+
+    @property
+    def automatic(self) -> bool:
+        """True when none is selected: the best public-ranked ones count instead."""
+        return not self.selected
 
 
 def _now() -> float:
@@ -784,6 +820,109 @@ class Store:
             )
             return QUEUED
 
+    # ------------------------------------------------------------------ final submissions
+
+    def _locked_by(self, c: Connection) -> str | None:
+        """The closed private phase that freezes every selection, or None."""
+        private = [p.name for p in self.competition.phases if not p.public]
+        if not private:
+            return None
+        closed = c.execute(
+            sa.select(phases.c.name)
+            .where(phases.c.name.in_(private), phases.c.state == CLOSED)
+            .order_by(phases.c.name)
+        ).first()
+        return str(closed.name) if closed else None
+
+    def finals(self, team_id: int) -> Finals:
+        """The final-submission selection of a team."""
+        with self.read() as c:
+            return self._finals(c, team_id)
+
+    def _finals(self, c: Connection, team_id: int) -> Finals:
+        ids = c.execute(
+            sa.select(finals.c.submission_id)
+            .where(finals.c.team_id == team_id)
+            .order_by(finals.c.submission_id)
+        ).scalars()
+        return Finals(
+            tuple(int(i) for i in ids),
+            self.competition.spec.final_submissions,
+            self._locked_by(c) is not None,
+        )
+
+    def all_finals(self) -> dict[str, set[int]]:
+        """``{team name: selected submission ids}`` of every team that selected any."""
+        with self.read() as c:
+            rows = c.execute(
+                sa.select(teams.c.name, finals.c.submission_id).join(
+                    teams, teams.c.id == finals.c.team_id
+                )
+            ).all()
+        out: dict[str, set[int]] = {}
+        for name, sid in rows:
+            out.setdefault(str(name), set()).add(int(sid))
+        return out
+
+    def select_final(self, team: Team, submission_id: int, final: bool = True) -> Finals:
+        """Mark a submission of ``team`` final (or not) for the private board; returns the
+        team's selection after the change.
+
+        Raises:
+            SelectionError: not the team's submission (``missing``), no private phase, a
+                private phase closed (selections are frozen), the limit reached, or a
+                submission that was never evaluated on a private phase.
+        """
+        limit = self.competition.spec.final_submissions
+        private = [p.name for p in self.competition.phases if not p.public]
+        with self._submit_lock, self.write() as c:
+            c.execute(sa.select(teams.c.id).where(teams.c.id == team.id).with_for_update())
+            owner = c.execute(
+                sa.select(submissions.c.team_id).where(submissions.c.id == submission_id)
+            ).scalar()
+            if owner != team.id:
+                raise SelectionError(
+                    f"no submission {submission_id} of team {team.name}", missing=True
+                )
+            if not private:
+                raise SelectionError(
+                    "this competition has no private phase: there is nothing to select for"
+                )
+            closed = self._locked_by(c)
+            if closed is not None:
+                raise SelectionError(
+                    f"phase {closed} is closed: the final submissions are locked as they were"
+                )
+            current = self._finals(c, team.id).selected
+            if not final:
+                c.execute(finals.delete().where(finals.c.submission_id == submission_id))
+                return self._finals(c, team.id)
+            if submission_id in current:
+                return self._finals(c, team.id)
+            evaluated = c.execute(
+                sa.select(sa.func.count())
+                .select_from(jobs)
+                .where(jobs.c.submission_id == submission_id, jobs.c.phase.in_(private))
+            ).scalar_one()
+            if not evaluated:
+                raise SelectionError(
+                    f"submission {submission_id} is not evaluated on a private phase (none was "
+                    "open when it was uploaded); select another one"
+                )
+            if len(current) >= limit:
+                shown = ", ".join(str(i) for i in current)
+                raise SelectionError(
+                    f"team {team.name} has selected {len(current)} final submissions already "
+                    f"({shown}; at most {limit}); unselect one first, e.g. simcontinuum select "
+                    f"{current[0]} --unselect"
+                )
+            c.execute(
+                finals.insert().values(
+                    submission_id=submission_id, team_id=team.id, selected_at=_now()
+                )
+            )
+            return self._finals(c, team.id)
+
     # ------------------------------------------------------------------ reading
 
     def counts(self) -> dict[str, int]:
@@ -962,9 +1101,11 @@ __all__ = [
     "SCORED",
     "Accepted",
     "Claimed",
+    "Finals",
     "LeaseHeld",
     "LeaseRow",
     "LimitError",
+    "SelectionError",
     "Store",
     "Team",
     "hash_token",
