@@ -23,42 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from policy_sources import BEST_FIT, FIRST_FIT, HOSTILE
 
 SECRET = "test-secret-0123456789abcdef"
-FIRST_FIT = """
-from simcontinuum.policy.builtins import FirstFit as _Base
 
-class Mine(_Base):
-    name = "mine"
-"""
-BEST_FIT = """
-from simcontinuum.policy.builtins import BestFit as _Base
 
-class Mine(_Base):
-    pass
-"""
-HOSTILE = {
-    "raises.py": """
-class Broken:
-    def place(self, app, view):
-        raise ValueError("boom <b>bold</b>")
-""",
-    "exits.py": """
-import os
-
-class Quitter:
-    def place(self, app, view):
-        os._exit(3)
-""",
-    "hog.py": """
-class Hog:
-    def place(self, app, view):
-        hoard = []
-        while True:
-            hoard.append(bytearray(64 * 2**20))
-""",
-    "badimport.py": "import definitely_not_a_module\n",
-}
+__all__ = ["BEST_FIT", "FIRST_FIT", "HOSTILE", "SECRET"]  # and the helpers below
 
 
 def write_competition(root: Path, **overrides: Any) -> Path:

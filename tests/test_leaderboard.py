@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from policy_sources import FIRST_FIT, HOSTILE
 
 import simcontinuum
 from simcontinuum.cli import main
@@ -22,13 +23,6 @@ from simcontinuum.experiment.leaderboard import (
 from simcontinuum.generate.build import generate
 
 TOKEN = "hidden-Qx7v2Lz"  # the hidden folder's name: no submission may ever see it
-
-FIRST_FIT = """
-from simcontinuum.policy.builtins import FirstFit as _Base
-
-class Mine(_Base):
-    name = "mine"
-"""
 
 SUBMISSIONS = {
     "alpha.py": FIRST_FIT,
@@ -78,25 +72,6 @@ class Snoop(_Base):
             raise RuntimeError("leaked: " + ", ".join(leaks))
         return super().place(app, view)
 """,
-    "raises.py": """
-class Broken:
-    def place(self, app, view):
-        raise ValueError("boom")
-""",
-    "exits.py": """
-import os
-
-class Quitter:
-    def place(self, app, view):
-        os._exit(3)
-""",
-    "hog.py": """
-class Hog:
-    def place(self, app, view):
-        hoard = []
-        while True:
-            hoard.append(bytearray(64 * 2**20))
-""",
     "spin.py": """
 class Spin:
     def place(self, app, view):
@@ -107,7 +82,7 @@ class Spin:
             except BaseException:  # even the per-call time-out cannot stop it
                 pass
 """,
-    "badimport.py": "import definitely_not_a_module\n",
+    **HOSTILE,
     "_helper.py": "raise SystemExit('not a submission: names starting with _ are skipped')\n",
 }
 
