@@ -1,8 +1,9 @@
 """The competition server in a real browser: headless Chromium driven by Selenium.
 
 The leaderboard updates without a reload, a team logs in and submits through the form and
-its row appears, a hostile team name renders as text, and the browser logs no console error
-(the pages' Content-Security-Policy would log one for any injected script). Skipped, with
+its row appears, marks it final with the page's button, a hostile team name renders as text,
+and the browser logs no console error (the pages' Content-Security-Policy would log one for
+any injected script). Skipped, with
 the reason, where Chromium or its driver is not installed (Debian: chromium chromium-driver).
 """
 
@@ -101,6 +102,7 @@ def test_leaderboard_form_and_escaping_in_chromium(
     alpha = token_of(cli("serve", str(path), "--add-team", "alpha").stdout)
     evil = token_of(cli("serve", str(path), "--add-team", "evil").stdout)
     cli("serve", str(path), "--open", "public")
+    cli("serve", str(path), "--open", "private")
     comp = load_competition(path)
     store = Store(comp.database_url(), comp)
     team = store.team_for(evil)
@@ -135,6 +137,14 @@ def test_leaderboard_form_and_escaping_in_chromium(
         row = browser.find_element(By.CSS_SELECTOR, "#jobs tr.job")
         assert "my_policy.py" in row.text
         _until(lambda: "scored" in browser.find_element(By.CSS_SELECTOR, "#jobs tr.job").text)
+        # none marked final yet: the page says the best public ones count; then mark it
+        assert "count automatically" in browser.find_element(By.ID, "finals").text
+        button = browser.find_element(By.CSS_SELECTOR, "#jobs button[id^='final-']")
+        sid = button.get_attribute("id").split("-", 1)[1]
+        button.click()
+        message = _until(lambda: browser.find_elements(By.ID, "message"))
+        assert message[0].text == f"submission {sid} is final"
+        assert f"Final submissions: #{sid}" in browser.find_element(By.ID, "finals").text
 
         browser.get(srv.url + "/")
         teams = _until(

@@ -82,6 +82,8 @@ def test_final_submissions_choose_the_private_score(
         cookie = {"Cookie": f"simcontinuum_token={alpha}"}
         code, _, headers = http(f"{url}/team/final/{c}", data=b"final=1", headers=cookie)
         assert code == 303 and headers["location"].startswith("/team?done=")
+        code, page, _ = http(url + headers["location"], token=alpha)
+        assert code == 200 and f"submission {c} is final" in page
         page = http(url + "/team", token=alpha)[1]
         assert f"#{min(worse, c)}, #{max(worse, c)}" in page and "mark final" in page
         assert http(f"{url}/team/final/{c}", data=b"final=0", headers=cookie)[0] == 303

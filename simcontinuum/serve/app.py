@@ -407,7 +407,8 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
     async def team_page(request: Request) -> Response:
         team = await srv.team(request)
         view = await run_in_threadpool(_team_view, team)
-        return srv.page("team.html", request, message=request.query_params.get("done"), **view)
+        done = request.query_params.get("done")
+        return srv.page("team.html", request, message=done, error=False, **view)
 
     async def team_final(request: Request) -> Response:
         """The team page's "final" buttons: form field ``final`` is 1 (select) or 0."""
