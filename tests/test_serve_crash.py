@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -121,4 +122,7 @@ def test_sigkill_mid_run_then_restart_loses_nothing(
         counts = c.execute(runs.select().with_only_columns(runs.c.job_id)).scalars().all()
     assert sorted(counts) == sorted([i for i in after for _ in range(2)])  # 1 scenario × 2 seeds
     assert f"resumed {len(in_flight)} job(s)" in log
+    # the killed server's lease was live, but its process is gone: taken over at once
+    assert f"took over the lease of {socket.gethostname()}:{first.proc.pid}:" in log, log
+    assert "its process is gone" in log
     store.close()

@@ -67,6 +67,8 @@ def test_two_servers_on_one_sqlite_file(tmp_path: Path, monkeypatch: pytest.Monk
         for i in range(4):
             assert upload(first.url, token, f"p{i}.py", FIRST_FIT if i % 2 else BEST_FIT)[0] == 202
 
+        show = cli("serve", str(path), "--show").stdout
+        assert f"server: running, pid {first.proc.pid} on host {socket.gethostname()}" in show
         # a second server on the same database: refused, naming the holder and the expiry
         second = cli("serve", str(path), "--port", str(free_port()), check=False)
         assert second.returncode == 2, second.stderr
@@ -111,6 +113,7 @@ def test_two_servers_on_one_sqlite_file(tmp_path: Path, monkeypatch: pytest.Monk
         assert third.proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises it
         released = store.lease()
         assert released is not None and released.expires_at == 0.0
+        assert "server: none running" in cli("serve", str(path), "--show").stdout
         fourth = start_server(path)
         servers.append(fourth.proc)
         assert "took over" not in fourth.log.read_text()
@@ -177,7 +180,13 @@ def test_a_holder_is_gone_only_when_its_process_is(tmp_path: Path) -> None:
     try:
         alive = _row("sleeper", now, pid=proc.pid)
         assert not holder_gone(alive)
-        assert holder_gone(dataclasses.replace(alive, pid_start="another-start"))  # pid reused
+        fields = dict(p.split("=", 1) for p in alive.pid_start.split(";"))
+        reused = ";".join(f"{k}={v}" for k, v in {**fields, "start": "1"}.items())
+        assert holder_gone(dataclasses.replace(alive, pid_start=reused))  # the pid was reused
+        rebooted = ";".join(f"{k}={v}" for k, v in {**fields, "boot": "another"}.items())
+        assert holder_gone(dataclasses.replace(alive, pid_start=rebooted))
+        other_ns = ";".join(f"{k}={v}" for k, v in {**fields, "pidns": "1"}.items())
+        assert not holder_gone(dataclasses.replace(alive, pid=2**22 - 5, pid_start=other_ns))
         assert not holder_gone(_row("elsewhere", now, pid=proc.pid, host="another-host"))
     finally:
         proc.kill()

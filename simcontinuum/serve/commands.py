@@ -239,7 +239,24 @@ def _show(store: Any) -> int:
         print(f"phase {name}: {st['state']}{' (revealed)' if st['revealed'] else ''}")
     print("teams: " + (", ".join(t.name for t in store.teams()) or "none"))
     print("queue: " + ", ".join(f"{k} {v}" for k, v in sorted(store.counts().items())))
+    print(_lease_text(store.lease()))
     return 0
+
+
+def _lease_text(lease: Any) -> str:
+    import time
+
+    from simcontinuum.serve.store import _utc
+
+    if lease is None:
+        return "server: none has run yet"
+    now = time.time()
+    if lease.expires_at <= now:
+        return f"server: none running (the last one: pid {lease.pid} on host {lease.host})"
+    return (
+        f"server: running, pid {lease.pid} on host {lease.host}; last heartbeat "
+        f"{max(0.0, now - lease.heartbeat_at):.0f} s ago, lease until {_utc(lease.expires_at)}"
+    )
 
 
 def _run_server(args: argparse.Namespace, comp: Any, store: Any) -> int:

@@ -21,6 +21,7 @@ PostgreSQL database need clocks that agree to within seconds (NTP).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -38,20 +39,37 @@ DEFAULT_TTL_S = 30.0
 
 
 def process_start(pid: int) -> str:
-    """When process ``pid`` started, as the kernel counts it (field 22 of
+    """Who process ``pid`` is, as far as this host can tell: ``boot=…;pidns=…;start=…`` (the
+    kernel's boot id, the pid namespace, and the start time in clock ticks from
     ``/proc/PID/stat``); "" where there is no ``/proc``. Two processes that share a pid one
-    after the other have different start times."""
+    after the other differ in their start time; after a reboot every earlier one is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    return stat.rsplit(")", 1)[-1].split()[19]
+    parts = {"start": stat.rsplit(")", 1)[-1].split()[19]}
+    with contextlib.suppress(OSError):
+        parts["boot"] = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    with contextlib.suppress(OSError):
+        parts["pidns"] = os.readlink(f"/proc/{pid}/ns/pid").split("[")[-1].rstrip("]")
+    return ";".join(f"{k}={v}" for k, v in sorted(parts.items()))
+
+
+def _fields(identity: str) -> dict[str, str]:
+    return dict(p.split("=", 1) for p in identity.split(";") if "=" in p)
 
 
 def holder_gone(row: LeaseRow) -> bool:
     """True when ``row``'s holder ran on this host and its process is gone (or the pid now
-    belongs to another process). A holder on another host is never known gone from here."""
+    belongs to another process, or the host rebooted since). A holder on another host, or in
+    another pid namespace (a container with the same host name), is never known gone from
+    here: its lease has to expire."""
     if row.host != socket.gethostname():
+        return False
+    theirs, mine = _fields(row.pid_start), _fields(process_start(os.getpid()))
+    if theirs.get("boot") and mine.get("boot") and theirs["boot"] != mine["boot"]:
+        return True  # rebooted since: every process of then is gone
+    if theirs.get("pidns") != mine.get("pidns"):
         return False
     if row.pid == os.getpid():
         return False  # this very process (another Lease in it): not gone
@@ -61,14 +79,13 @@ def holder_gone(row: LeaseRow) -> bool:
         return True
     except PermissionError:
         pass  # it exists (under another user)
-    start = process_start(row.pid)
-    if not start:
-        return False
     try:
         state = Path(f"/proc/{row.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
     except OSError:
-        return True
-    return state in ("Z", "X") or (bool(row.pid_start) and start != row.pid_start)
+        return False  # no /proc here: it exists, so it may be the holder
+    now = _fields(process_start(row.pid))
+    reused = bool(theirs.get("start")) and now.get("start") != theirs["start"]
+    return state in ("Z", "X") or reused
 
 
 class Lease:
