@@ -380,3 +380,7 @@ def test_selections_follow_the_rules(store: Store) -> None:
     with pytest.raises(SelectionError, match="locked"):
         store.select_final(alpha, subs[1], final=False)
     assert store.all_finals() == {"alpha": {subs[1]}}
+    store.set_phase("private", "reveal")
+    store.set_phase("private", "open")  # opened again after the reveal: still locked
+    with pytest.raises(SelectionError, match="locked"):
+        store.select_final(alpha, subs[0])

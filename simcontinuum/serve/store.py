@@ -823,13 +823,17 @@ class Store:
     # ------------------------------------------------------------------ final submissions
 
     def _locked_by(self, c: Connection) -> str | None:
-        """The closed private phase that freezes every selection, or None."""
+        """The closed (or revealed: opened again after its reveal) private phase that freezes
+        every selection, or None."""
         private = [p.name for p in self.competition.phases if not p.public]
         if not private:
             return None
         closed = c.execute(
             sa.select(phases.c.name)
-            .where(phases.c.name.in_(private), phases.c.state == CLOSED)
+            .where(
+                phases.c.name.in_(private),
+                sa.or_(phases.c.state == CLOSED, phases.c.revealed == sa.true()),
+            )
             .order_by(phases.c.name)
         ).first()
         return str(closed.name) if closed else None
@@ -891,7 +895,8 @@ class Store:
             closed = self._locked_by(c)
             if closed is not None:
                 raise SelectionError(
-                    f"phase {closed} is closed: the final submissions are locked as they were"
+                    f"phase {closed} is closed (or revealed): the final submissions are locked "
+                    "as they were"
                 )
             current = self._finals(c, team.id).selected
             if not final:
