@@ -214,7 +214,12 @@ class MLSysOpsWorker:
                 args = decode_args(msg["args"])
                 out = self.caller.call(file.function(kind), *args)
                 return {"type": "result", "id": rid, "result": encode_result(out)}
-            if kind in ("start", "end"):
+            if kind == "start":  # a new run: no policy instance, no module state survives
+                self.file = load_policy_module(self.path)
+                self.instances = {}
+                self.caller = type(self.caller)()
+                return {"type": "ready", "id": rid}
+            if kind == "end":
                 return {"type": "ready", "id": rid}
         except (Exception, SystemExit, CancelledError) as exc:
             traceback.print_exc()
