@@ -15,7 +15,6 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +109,7 @@ def evaluate_submission(
     telemetry: bool = True,
     staged: bool = False,
     progress: Any = None,
+    prepared: Submission | None = None,
 ) -> list[dict[str, Any]]:
     """Run one submission on every scenario × seed, its policy behind the boundary.
 
@@ -128,6 +128,8 @@ def evaluate_submission(
             (the competition default); otherwise it counts as no action.
         staged: ``submission`` is already a private copy (else it is copied first).
         progress: called with each row as it is made.
+        prepared: this submission's worker, from :func:`prepare_submission` (started while
+            the caller was busy); made here when ``None``.
 
     Returns:
         One row per scenario × seed, in order: ``team, scenario, seed, status`` (``ok`` or
@@ -138,7 +140,7 @@ def evaluate_submission(
     Raises:
         IsolationError: isolation was asked for and cannot be had.
     """
-    from simcontinuum.boundary.mlsysops import remote_mlsysops_policy
+    from simcontinuum.boundary.mlsysops import MLSysOpsWorkers
     from simcontinuum.engine.simulation import Simulation
 
     limits = limits or EvalLimits()
@@ -151,12 +153,18 @@ def evaluate_submission(
         fatal: str | None = None
         program = None
         mlsysops = is_mlsysops_spec(str(path))
-        if not mlsysops:
+        if prepared is not None and not mlsysops:
+            program = prepared.program
+        elif not mlsysops:
             try:
                 program = program_of(path, isolated=iso.isolated)
             except SubmissionError as exc:
                 fatal = failure_reason(exc)
-        sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s) if program else None
+        sub = prepared if prepared is not None and not mlsysops else None
+        if sub is None and program is not None:
+            sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s)
+        # an MLSysOps submission: one worker per policy file, kept for all its runs
+        workers = MLSysOpsWorkers(iso, limits.sandbox(), wall_s=limits.wall_s) if mlsysops else None
         started_all = time.monotonic()
         try:
             for label, scenario in scenarios:
@@ -170,23 +178,19 @@ def evaluate_submission(
                         row.update(status="failed", reason=fatal)
                     else:
                         try:
-                            with ExitStack() as stack:
-                                if sub is not None:
-                                    policy: Any = RemotePolicy(sub, scenario.control.policy_timeout)
-                                else:  # an MLSysOps policy file: the agent stays here
-                                    policy = stack.enter_context(
-                                        remote_mlsysops_policy(
-                                            str(path), scenario, iso, limits.sandbox()
-                                        )
-                                    )
-                                sim = Simulation(
-                                    scenario,
-                                    policy,
-                                    seed=int(seed),
-                                    strict=strict,
-                                    telemetry=telemetry,
-                                )
-                                results = sim.run()
+                            if sub is not None:
+                                policy: Any = RemotePolicy(sub, scenario.control.policy_timeout)
+                            else:  # an MLSysOps policy file: the agent stays here
+                                assert workers is not None
+                                policy = workers.policy(str(path), scenario)
+                            sim = Simulation(
+                                scenario,
+                                policy,
+                                seed=int(seed),
+                                strict=strict,
+                                telemetry=telemetry,
+                            )
+                            results = sim.run()
                         except WallTimeExceeded as exc:
                             fatal = clean_text(str(exc))
                             row.update(status="failed", reason=fatal)
@@ -208,7 +212,35 @@ def evaluate_submission(
         finally:
             if sub is not None:
                 sub.close()  # every process of the submission is gone after this
+            if workers is not None:
+                workers.close()
     return rows
+
+
+def prepare_submission(
+    staged: str | os.PathLike[str],
+    limits: EvalLimits | None = None,
+    isolation: Isolation | str | None = None,
+) -> Submission | None:
+    """The worker of a staged submission, started now (its sandbox and interpreter; the
+    submission's code is imported only when :func:`evaluate_submission` makes its first
+    call, with ``prepared=``). ``None`` for what evaluate_submission starts itself (an
+    MLSysOps policy file) or reports (a submission that cannot be used)."""
+    limits = limits or EvalLimits()
+    iso = resolve_isolation(isolation)
+    path = Path(staged)
+    if is_mlsysops_spec(str(path)):
+        return None
+    try:
+        program = program_of(path, isolated=iso.isolated)
+    except SubmissionError:
+        return None
+    sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s)
+    try:
+        sub.spawn()
+    except OSError:
+        return None
+    return sub
 
 
 __all__ = [
@@ -216,5 +248,6 @@ __all__ = [
     "IsolationError",
     "evaluate_submission",
     "failure_reason",
+    "prepare_submission",
     "resolve_isolation",
 ]

@@ -18,6 +18,7 @@ Any language can play this part: see ``docs/protocol.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -214,7 +215,12 @@ class MLSysOpsWorker:
                 args = decode_args(msg["args"])
                 out = self.caller.call(file.function(kind), *args)
                 return {"type": "result", "id": rid, "result": encode_result(out)}
-            if kind in ("start", "end"):
+            if kind == "start":  # a new run: no policy instance, no module state survives
+                self.file = load_policy_module(self.path)
+                self.instances = {}
+                self.caller = type(self.caller)()
+                return {"type": "ready", "id": rid}
+            if kind == "end":
                 return {"type": "ready", "id": rid}
         except (Exception, SystemExit, CancelledError) as exc:
             traceback.print_exc()
@@ -236,10 +242,22 @@ def serve(worker: Any, requests: IO[str], out: IO[bytes]) -> None:
                 _send(out, _error(msg.get("id"), exc))
 
 
+def _warm_up() -> None:
+    """Import what every Python policy's calls need (the views, the telemetry reader and
+    numpy, for the run's random generator) — the organizer's own modules, never the
+    submission, which is imported only after the hello."""
+    import simcontinuum.boundary.views
+    import simcontinuum.engine.telemetry  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     requests, out = _channel()
+    _warm_up()  # before the hello: a worker started ahead of its turn is ready at once
     first = requests.readline()
     try:
         hello = json.loads(first) if first else {}
