@@ -24,6 +24,8 @@ examples:
   simcontinuum serve competition.yaml --open public
   simcontinuum serve competition.yaml --port 8000        # the server (Ctrl-C stops it)
   simcontinuum serve competition.yaml --executor dask --address tcp://10.0.0.5:8786
+  simcontinuum serve competition.yaml --show             # phases, teams, queue, which server runs
+  simcontinuum serve competition.yaml --port 8000 --takeover   # its server crashed on another host
   simcontinuum serve competition.yaml --close private
   simcontinuum serve competition.yaml --reveal private
   simcontinuum serve competition.yaml --db postgresql+psycopg://cup@db.local/cup --create
