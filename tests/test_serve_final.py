@@ -42,7 +42,7 @@ def test_final_submissions_choose_the_private_score(
 
     monkeypatch.setenv("SIMCONTINUUM_COMPETITION_SECRET", SECRET)
     path = write_competition(tmp_path, final_submissions=2)
-    cli("serve", str(path), "--create")
+    organizer = token_of(cli("serve", str(path), "--create").stdout)
     alpha = token_of(cli("serve", str(path), "--add-team", "alpha").stdout)
     bravo = token_of(cli("serve", str(path), "--add-team", "bravo").stdout)
     cli("serve", str(path), "--open", "public")
@@ -103,6 +103,9 @@ def test_final_submissions_choose_the_private_score(
         # bravo marks none: its page says the best public ones count automatically
         page = http(url + "/team", token=bravo)[1]
         assert "count automatically on the private board" in page
+        page = http(url + "/organizer", token=organizer)[1]  # the organizer sees the marks
+        assert f"alpha <span class=\"note\">final: #{worse}</span>" in page, page
+        assert "bravo <span class=\"note\">final: automatic (best public)</span>" in page
 
         # the private phase closes: the marks are locked
         cli("serve", str(path), "--close", "private")

@@ -528,8 +528,13 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
 
     async def organizer_page(request: Request) -> Response:
         await srv.organizer(request)
-        states, counts, teams = await run_in_threadpool(
-            lambda: (srv.store.phase_states(), srv.store.counts(), srv.store.teams())
+        states, counts, teams, finals = await run_in_threadpool(
+            lambda: (
+                srv.store.phase_states(),
+                srv.store.counts(),
+                srv.store.teams(),
+                srv.store.all_finals(),
+            )
         )
         return srv.page(
             "organizer.html",
@@ -538,6 +543,7 @@ def create_app(competition: Competition, store: Store, dispatcher: Any = None) -
             states=states,
             counts=counts,
             teams=teams,
+            finals={k: sorted(v) for k, v in finals.items()},
             message=request.query_params.get("done"),
         )
 
