@@ -104,8 +104,8 @@ def test_final_submissions_choose_the_private_score(
         page = http(url + "/team", token=bravo)[1]
         assert "count automatically on the private board" in page
         page = http(url + "/organizer", token=organizer)[1]  # the organizer sees the marks
-        assert f"alpha <span class=\"note\">final: #{worse}</span>" in page, page
-        assert "bravo <span class=\"note\">final: automatic (best public)</span>" in page
+        assert f'alpha <span class="note">final: #{worse}</span>' in page, page
+        assert 'bravo <span class="note">final: automatic (best public)</span>' in page
 
         # the private phase closes: the marks are locked
         cli("serve", str(path), "--close", "private")
