@@ -97,3 +97,52 @@ def test_the_sandbox_refuses_the_calls_and_only_with_the_filter(tmp_path: Path) 
     without = _errnos(tmp_path, replace(ISO, seccomp=False))
     # without the filter, the namespaces alone let these through: the filter is what stops them
     assert without["ptrace_traceme"] == 0 and without["unshare_nothing"] == 0, without
+
+
+def test_the_cgroups_of_a_killed_organizer_are_swept(tmp_path: Path) -> None:
+    """An organizer killed before it cleans up leaves its sandboxes' cgroup behind: the next
+    probe kills what is in it and removes it — and leaves a running organizer's alone."""
+    import subprocess
+    import sys
+    import time
+
+    from simcontinuum.boundary.isolation import Cgroup, SandboxLimits, _cgroup_root
+
+    spec = _cgroup_root()
+    if spec is None:
+        pytest.skip("no writable cgroup here (limits fall back to rlimits)")
+    dead_owner = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gone = int(dead_owner.stdout)  # a pid that has exited
+    stale, live = Cgroup(spec, SandboxLimits()), Cgroup(spec, SandboxLimits())
+    roots = spec.split(":")[1:]
+    stale_name = f"simcontinuum-{gone}-{'a' * 10}"
+    for r, d in zip(roots, stale.dirs, strict=True):
+        d.rename(Path(r) / stale_name)
+    stale.dirs = [Path(r) / stale_name for r in roots]
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        preexec_fn=stale.enter,
+    )
+    keeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        preexec_fn=live.enter,
+    )
+    try:
+        assert stale.pids() == [sleeper.pid]
+        assert Cgroup.sweep(spec) >= 1
+        assert sleeper.wait(timeout=10) == -9
+        assert not any(d.exists() for d in stale.dirs)
+        time.sleep(0.2)
+        assert keeper.poll() is None and live.pids() == [keeper.pid]  # this process runs
+    finally:
+        for p in (sleeper, keeper):
+            p.kill()
+            p.wait()
+        live.kill()
+        live.remove()
+        stale.remove()

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +197,10 @@ def probe(*, insecure: bool = False) -> Isolation:
     found = shutil.which("bwrap")
     why = "bwrap is not on PATH" if found is None else _bwrap_works(found)
     if why is None and found is not None:
-        return Isolation("bwrap", found, _cgroup_root(), seccomp=_seccomp_works(found))
+        cgroup = _cgroup_root()
+        if cgroup is not None:
+            Cgroup.sweep(cgroup)  # sandboxes of an organizer that was killed
+        return Isolation("bwrap", found, cgroup, seccomp=_seccomp_works(found))
     if insecure:
         return Isolation("none", detail=why or "")
     raise IsolationError(f"cannot isolate the policy worker ({why}): {HOW_TO}")
@@ -272,6 +277,42 @@ class Cgroup:
         for d in self.dirs:
             with contextlib.suppress(OSError):
                 d.rmdir()
+
+    @classmethod
+    def sweep(cls, spec: str) -> int:
+        """Kill and remove the cgroups left by organizers that are gone (killed before they
+        could clean up: ``simcontinuum-<owner pid>-<id>`` whose owner no longer runs), so no
+        sandbox of theirs lingers. Cgroups of running organizers are left alone. Returns
+        how many were swept."""
+        kind, *roots = spec.split(":")
+        swept: set[str] = set()
+        for root in roots:
+            with contextlib.suppress(OSError):
+                for d in Path(root).iterdir():
+                    m = re.fullmatch(r"simcontinuum-(\d+)-[0-9a-f]+", d.name)
+                    if m is None or not d.is_dir() or _alive(int(m.group(1))):
+                        continue
+                    group = object.__new__(cls)
+                    group.v2 = kind == "v2"
+                    group.dirs = [Path(r) / d.name for r in roots if (Path(r) / d.name).is_dir()]
+                    for _ in range(50):  # killed processes leave the cgroup within moments
+                        group.kill()
+                        if not group.pids():
+                            break
+                        time.sleep(0.02)
+                    group.remove()
+                    swept.add(d.name)
+        return len(swept)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------- commands
