@@ -10,10 +10,15 @@ Figures (on scenarios/hackathon.yaml, one core):
 - an adaptive run (``threshold-autoscaler``) against the static run (``first-fit``) of the
   same scenario: the ratio of wall times (target <= 1.3);
 - ``ContinuumEnv`` steps per second, resets included (target >= 2,000);
-- full evaluations per second, as the GA runs them (target >= 10 per core).
+- full evaluations per second, as the GA runs them (target >= 10 per core);
+- the floor under the env figure: µs per bare SimPy event on this machine, events per env step
+  (counted), hence the ceiling any SimPy-based engine reaches at this step length, and the
+  share of a step spent outside SimPy's own event processing.
 
 Each figure is the best of a few repeats (the machine is shared; the best is the least
-disturbed), measured in this one invocation.
+disturbed), measured in this one invocation. Times are CPU time of this process
+(``time.process_time``): on a shared machine it is the steadier measure, and a loop that waits
+for nothing spends the same wall time when it has a core to itself.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = str(ROOT / "scenarios" / "hackathon.yaml")
+
+
+clock = time.process_time
 
 
 def best_of(fn: Callable[[], float], repeat: int = 3) -> float:
@@ -68,9 +76,9 @@ def telemetry_reads() -> dict[str, float]:
 def run_wall(policy: str) -> float:
     import simcontinuum
 
-    t0 = time.perf_counter()
+    t0 = clock()
     simcontinuum.run(SCENARIO, policy=policy, seed=1, reference=False)  # this policy alone
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def env_steps_per_s(episodes: int = 20) -> float:
@@ -79,7 +87,7 @@ def env_steps_per_s(episodes: int = 20) -> float:
     env = ContinuumEnv(SCENARIO)
     env.reset(seed=0)  # imports outside the timing
     steps = 0
-    t0 = time.perf_counter()
+    t0 = clock()
     for ep in range(episodes):
         env.reset(seed=ep)
         done = False
@@ -87,7 +95,7 @@ def env_steps_per_s(episodes: int = 20) -> float:
             _, _, terminated, truncated, _ = env.step(0)
             done = terminated or truncated
             steps += 1
-    return steps / (time.perf_counter() - t0)
+    return steps / (clock() - t0)
 
 
 def evaluations_per_s(n: int = 20) -> float:
@@ -98,9 +106,105 @@ def evaluations_per_s(n: int = 20) -> float:
     scenario = simcontinuum.load(SCENARIO)
     placement = {"camera-pipeline": {"detector": ["group1-node1"], "classifier": ["group1-node2"]}}
     evaluate(scenario, placement, [0])  # imports and caches outside the timing
-    t0 = time.perf_counter()
+    t0 = clock()
     evaluate(scenario, placement, list(range(n)))
-    return n / (time.perf_counter() - t0)
+    return n / (clock() - t0)
+
+
+# ------------------------------------------------------------------------------ the floor
+#: Events in flight at once in the floor loops (the env's heap holds about this many).
+FLOOR_CHAINS = 16
+
+
+def bare_timeout_us(n: int = 200_000, *, simpy_loop: bool = False) -> float:
+    """µs per bare SimPy event: a ``env.timeout`` whose one callback schedules the next one
+    (FLOOR_CHAINS chains at once), processed by the engine's loop (``run_until``), or by
+    SimPy's own (``env.run``: ``Environment.step`` per event) with ``simpy_loop``."""
+    import simpy
+
+    from simcontinuum.engine.simpy_compat import run_until
+
+    env = simpy.Environment()
+    left = [n]
+
+    def again(_event: Any) -> None:
+        left[0] -= 1
+        if left[0] > 0:
+            env.timeout(0.001).callbacks.append(again)
+
+    for i in range(FLOOR_CHAINS):
+        env.timeout(0.001 * i / FLOOR_CHAINS).callbacks.append(again)
+    t0 = clock()
+    if simpy_loop:
+        env.run(until=1e12)
+    else:
+        run_until(env, 1e12)
+    return (clock() - t0) / (n + FLOOR_CHAINS - 1) * 1e6
+
+
+def bare_engine_event_us(n: int = 200_000) -> float:
+    """µs per event of the engine's own kind: a slot object pushed straight onto SimPy's
+    heap (no ``Timeout`` built), whose callback pushes it again — the least any event on
+    SimPy's heap costs, as ``Traffic`` schedules its steps."""
+    from heapq import heappush
+
+    import simpy
+
+    from simcontinuum.engine.simpy_compat import PRIORITY, FastEvent, run_until, scheduler
+
+    class Tick(FastEvent):
+        __slots__ = ("t",)
+        t: float
+
+    env = simpy.Environment()
+    heap, ids = scheduler(env)
+    left = [n]
+
+    def again(ev: Tick) -> None:
+        left[0] -= 1
+        if left[0] > 0:
+            ev.t += 0.001
+            ev.callbacks = cbs
+            heappush(heap, (ev.t, PRIORITY, next(ids), ev))
+
+    cbs = [again]
+    for i in range(FLOOR_CHAINS):
+        ev = Tick()
+        ev.t = 0.001 * i / FLOOR_CHAINS
+        ev.callbacks = cbs
+        heappush(heap, (ev.t, PRIORITY, next(ids), ev))
+    t0 = clock()
+    run_until(env, 1e12)
+    return (clock() - t0) / (n + FLOOR_CHAINS - 1) * 1e6
+
+
+def events_per_step(episodes: int = 3) -> float:
+    """SimPy events per ContinuumEnv step, counted (the engine numbers every event it
+    schedules: ``Simulation.events``), resets included as in :func:`env_steps_per_s`."""
+    from simcontinuum.learn.env import ContinuumEnv
+
+    env = ContinuumEnv(SCENARIO)
+    events = steps = 0
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(0)
+            done = terminated or truncated
+            steps += 1
+        assert env.sim is not None
+        events += env.sim.events
+    return events / steps
+
+
+def floor() -> dict[str, float]:
+    """The floor figures: µs per bare event (both kinds, best of 3), events per step."""
+    return {
+        "simpy_step_us": best_of(lambda: bare_timeout_us(simpy_loop=True)),
+        "timeout_us": best_of(bare_timeout_us),
+        "engine_us": best_of(bare_engine_event_us),
+        "events_per_step": events_per_step(),
+    }
 
 
 LOOPS: dict[str, Callable[[], Any]] = {
@@ -109,6 +213,7 @@ LOOPS: dict[str, Callable[[], Any]] = {
     "static": lambda: run_wall("first-fit"),
     "env": lambda: env_steps_per_s(5),
     "ga": lambda: evaluations_per_s(5),
+    "floor": floor,
 }
 
 
@@ -126,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     adaptive = best_of(lambda: run_wall("threshold-autoscaler"))
     steps = max(env_steps_per_s() for _ in range(2))
     evals = max(evaluations_per_s() for _ in range(2))
+    fl = floor()
+    per_step = fl["events_per_step"]
+    step_us = 1e6 / steps
+    simpy_us = per_step * fl["engine_us"]  # SimPy's own processing of one step's events
     rows = [
         ("telemetry.latest()", f"{reads['latest']:.1f} µs", "<= 50 µs"),
         ("telemetry.value()", f"{reads['value']:.1f} µs", ""),
@@ -134,11 +243,36 @@ def main(argv: list[str] | None = None) -> int:
         ("adaptive / static", f"{adaptive / static:.2f}x", "<= 1.3x"),
         ("ContinuumEnv", f"{steps:,.0f} steps/s", ">= 2,000"),
         ("GA evaluations (full runs)", f"{evals:.1f} /s per core", ">= 10"),
+        ("floor: bare SimPy event, env.run", f"{fl['simpy_step_us']:.3f} µs", "env.timeout"),
+        ("floor: bare SimPy event, run_until", f"{fl['timeout_us']:.3f} µs", "env.timeout"),
+        ("floor: bare engine event, run_until", f"{fl['engine_us']:.3f} µs", "FastEvent"),
+        ("floor: events per env step", f"{per_step:,.0f}", ""),
+        (
+            "ceiling, env.timeout + env.run",
+            f"{1e6 / (per_step * fl['simpy_step_us']):,.0f} steps/s",
+            "callbacks doing nothing",
+        ),
+        (
+            "ceiling, env.timeout + run_until",
+            f"{1e6 / (per_step * fl['timeout_us']):,.0f} steps/s",
+            "callbacks doing nothing",
+        ),
+        (
+            "ceiling, engine events + run_until",
+            f"{1e6 / simpy_us:,.0f} steps/s",
+            "callbacks doing nothing",
+        ),
+        ("env step", f"{step_us:,.0f} µs", ""),
+        (
+            "  of it outside SimPy's processing",
+            f"{max(0.0, 1 - simpy_us / step_us):.0%}",
+            "our callbacks, records, obs/reward",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"learning loops on {Path(SCENARIO).name} (Python {sys.version.split()[0]})")
     for name, value, target in rows:
-        print(f"  {name:<{width}}  {value:>18}  {target}")
+        print(f"  {name:<{width}}  {value:>18}  {target}".rstrip())
     return 0
 
 

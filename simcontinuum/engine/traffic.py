@@ -76,15 +76,14 @@ class Step(FastEvent):
 
 
 class Join:
-    """A component waiting for its callees' answers."""
+    """A component waiting for its callees' answers (made by ``Traffic._done``, fields set
+    there: no ``__init__``, so making one is a bare allocation, once per request)."""
 
     __slots__ = ("lb", "pending", "step", "t")
-
-    def __init__(self, step: Step, pending: int) -> None:
-        self.step = step
-        self.pending = pending
-        self.t = 0.0  # latest answer so far
-        self.lb = 0.0  # largest pure-latency lower bound among the answers
+    step: Step  # the caller's step
+    pending: int  # callees yet to answer
+    t: float  # latest answer so far
+    lb: float  # largest pure-latency lower bound among the answers
 
 
 class Traffic:
@@ -381,7 +380,11 @@ class Traffic:
         if not callees:
             self._answer(step, now, 0.0)
             return
-        join = Join(step, len(callees))
+        join = Join()
+        join.step = step
+        join.pending = len(callees)
+        join.t = 0.0
+        join.lb = 0.0
         caller = node.index
         for crt, req_size, resp_size in callees:
             self._dispatch(rid, crt, caller, req_size, resp_size, join, now)
