@@ -93,7 +93,8 @@ def run_until(env: simpy.Environment, until: float, *, as_run: bool = False) -> 
     if until <= now:
         raise ValueError(f"until ({until}) must be greater than the current time ({now})")
     stop = now + (until - now)
-    queue = env._queue
+    # entries hold events of any kind: Any, so FastEvents and SimPy's own both type-check
+    queue = cast("list[tuple[float, int, int, Any]]", env._queue)
     if as_run:
         next(env._eid)  # env.run's stop event, numbered before anything the run schedules
     # (StopSimulation, which Environment.step also handles, is raised only by env.run's
