@@ -144,6 +144,7 @@ def add_command(
 def add_common(
     parser: argparse.ArgumentParser,
     *,
+    seeds: str | None = None,
     seed: str | None = None,
     out: str | None = None,
     out_metavar: str = "DIR",
@@ -155,9 +156,22 @@ def add_common(
     """Add the options many commands share, with the same flags and value checks everywhere;
     each argument is the option's help text (``None``: the command has no such option).
 
-    ``--seed/-s`` (a seed, see :func:`seed`; default ``None``), ``--out/-o`` (``out_metavar``,
-    required when ``out_required``), ``--force``, ``--json`` and ``--quiet/-q`` (flags).
+    ``--seeds N|A..B`` with ``--first-seed`` (``seeds`` is the default, e.g. ``"10"`` or
+    ``"0..9"``: see :func:`seed_set`), ``--seed/-s`` (a seed, see :func:`seed`; default
+    ``None``), ``--out/-o`` (``out_metavar``, required when ``out_required``), ``--force``,
+    ``--json`` and ``--quiet/-q`` (flags).
     """
+    if seeds is not None:
+        parser.add_argument(
+            "--seeds",
+            type=seed_set,
+            default=seed_set(seeds),
+            metavar="N|A..B",
+            help=f"N seeds from --first-seed, or the seeds A..B inclusive (default: {seeds})",
+        )
+        parser.add_argument(
+            "--first-seed", type=_seed_type, default=0, help="first seed of N (default: 0)"
+        )
     if seed is not None:
         parser.add_argument("--seed", "-s", type=_seed_type, help=seed)
     if out is not None:

@@ -144,3 +144,38 @@ def test_evaluate_submission_takes_an_mlsysops_policy_file(iso: Isolation) -> No
     here = Simulation(sc, load_policy(str(spec)), seed=3).run().summary()
     assert [r["status"] for r in rows] == ["ok"], rows
     assert rows[0]["team"] == "policy-latencyMover" and rows[0]["score"] == here["score"]
+
+
+def test_an_mlsysops_submission_keeps_one_worker_and_no_state_between_runs(
+    iso: Isolation, tmp_path: Path
+) -> None:
+    """One worker per policy file for all the runs of a submission; each run imports the
+    file anew (a module-level counter that survived a run would fail the second one)."""
+    from simcontinuum.boundary import SandboxLimits, evaluate_submission
+    from simcontinuum.boundary.mlsysops import MLSysOpsWorkers
+    from simcontinuum.mlsysops import scenario_from_args
+
+    hack = ROOT / "scenarios" / "mlsysops-hackathon"
+    sc = scenario_from_args(str(hack / "descriptions"), str(hack / "overlay.yaml"))
+    sc = replace(sc, duration=30.0)
+    source = (hack / "policy-latencyMover.py").read_text()
+    stateful = tmp_path / "policy-stateful.py"
+    stateful.write_text(
+        source.replace(
+            "def initialize():",
+            "RUNS = 0\n\n\ndef initialize():\n    global RUNS\n    RUNS += 1\n"
+            "    if RUNS > 1:\n"
+            "        raise RuntimeError('module state leaked from an earlier run')",
+            1,
+        )
+    )
+    with MLSysOpsWorkers(iso, SandboxLimits()) as workers:
+        first = Simulation(sc, workers.policy(str(stateful), sc), seed=3).run()
+        second = Simulation(sc, workers.policy(str(stateful), sc), seed=3).run()
+        assert [s.starts for s in workers._subs.values()] == [1]  # one interpreter, two runs
+    assert first.meta["policy_errors"] == 0 and second.meta["policy_errors"] == 0
+    assert first.summary() == second.summary()
+    rows = evaluate_submission(stateful, [("s1", sc)], [3, 4, 3], isolation=iso)
+    here = {s: Simulation(sc, load_policy(str(stateful)), seed=s).run().summary() for s in (3, 4)}
+    assert [r["status"] for r in rows] == ["ok"] * 3, rows
+    assert [r["score"] for r in rows] == [here[3]["score"], here[4]["score"], here[3]["score"]]

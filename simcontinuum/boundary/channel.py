@@ -71,7 +71,15 @@ class Worker:
         self.stderr_bytes = 0
         self.dead: str | None = None
         info_r, info_w = os.pipe() if iso.isolated else (-1, -1)
-        argv = sandbox_argv(iso, command, submission, limits, info_w if iso.isolated else None)
+        seccomp_r = _seccomp_fd() if iso.isolated and iso.seccomp else -1
+        argv = sandbox_argv(
+            iso,
+            command,
+            submission,
+            limits,
+            info_w if iso.isolated else None,
+            seccomp_r if seccomp_r >= 0 else None,
+        )
         home = str(submission) if submission is not None and not iso.isolated else None
         try:
             self.proc = subprocess.Popen(
@@ -82,7 +90,7 @@ class Worker:
                 cwd=home or ("/" if iso.isolated else None),
                 env=worker_env(home or "/tmp") if not iso.isolated else {"PATH": "/usr/bin:/bin"},
                 start_new_session=True,  # its own process group: stopped as a whole
-                pass_fds=(info_w,) if iso.isolated else (),
+                pass_fds=tuple(fd for fd in (info_w, seccomp_r) if fd >= 0),
                 preexec_fn=preexec(limits, self.cgroup, isolated=iso.isolated),
             )
         except BaseException:
@@ -90,8 +98,9 @@ class Worker:
                 self.cgroup.remove()
             raise
         finally:
-            if info_w >= 0:
-                os.close(info_w)
+            for fd in (info_w, seccomp_r):
+                if fd >= 0:
+                    os.close(fd)
         self._info_fd = info_r
         self.ns_pid: int | None = None
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
@@ -264,6 +273,22 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             return False
         return True
+
+
+def _seccomp_fd() -> int:
+    """A pipe's read end holding the seccomp filter (bwrap reads it whole at start-up; the
+    filter, a few hundred bytes, fits in the pipe's buffer), or -1 where there is none."""
+    from simcontinuum.boundary.seccomp import filter_program
+
+    program = filter_program()
+    if program is None:
+        return -1
+    r, w = os.pipe()
+    try:
+        os.write(w, program)
+    finally:
+        os.close(w)
+    return r
 
 
 def _read(fd: int) -> bytes | None:

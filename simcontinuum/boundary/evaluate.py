@@ -15,7 +15,6 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,7 +137,7 @@ def evaluate_submission(
     Raises:
         IsolationError: isolation was asked for and cannot be had.
     """
-    from simcontinuum.boundary.mlsysops import remote_mlsysops_policy
+    from simcontinuum.boundary.mlsysops import MLSysOpsWorkers
     from simcontinuum.engine.simulation import Simulation
 
     limits = limits or EvalLimits()
@@ -157,6 +156,8 @@ def evaluate_submission(
             except SubmissionError as exc:
                 fatal = failure_reason(exc)
         sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s) if program else None
+        # an MLSysOps submission: one worker per policy file, kept for all its runs
+        workers = MLSysOpsWorkers(iso, limits.sandbox(), wall_s=limits.wall_s) if mlsysops else None
         started_all = time.monotonic()
         try:
             for label, scenario in scenarios:
@@ -170,23 +171,19 @@ def evaluate_submission(
                         row.update(status="failed", reason=fatal)
                     else:
                         try:
-                            with ExitStack() as stack:
-                                if sub is not None:
-                                    policy: Any = RemotePolicy(sub, scenario.control.policy_timeout)
-                                else:  # an MLSysOps policy file: the agent stays here
-                                    policy = stack.enter_context(
-                                        remote_mlsysops_policy(
-                                            str(path), scenario, iso, limits.sandbox()
-                                        )
-                                    )
-                                sim = Simulation(
-                                    scenario,
-                                    policy,
-                                    seed=int(seed),
-                                    strict=strict,
-                                    telemetry=telemetry,
-                                )
-                                results = sim.run()
+                            if sub is not None:
+                                policy: Any = RemotePolicy(sub, scenario.control.policy_timeout)
+                            else:  # an MLSysOps policy file: the agent stays here
+                                assert workers is not None
+                                policy = workers.policy(str(path), scenario)
+                            sim = Simulation(
+                                scenario,
+                                policy,
+                                seed=int(seed),
+                                strict=strict,
+                                telemetry=telemetry,
+                            )
+                            results = sim.run()
                         except WallTimeExceeded as exc:
                             fatal = clean_text(str(exc))
                             row.update(status="failed", reason=fatal)
@@ -208,6 +205,8 @@ def evaluate_submission(
         finally:
             if sub is not None:
                 sub.close()  # every process of the submission is gone after this
+            if workers is not None:
+                workers.close()
     return rows
 
 

@@ -11,9 +11,11 @@ and a writable cgroup hierarchy (v2 with the ``pids`` and ``memory`` controllers
           --ro-bind <interpreter prefix> --ro-bind <venv> --ro-bind <simcontinuum package>
           --ro-bind <staged submission> /submission
           --size <tmpfs> --tmpfs /tmp  --proc /proc  --dev /dev  --chdir /tmp  --clearenv
-          --remount-ro / --remount-ro /dev
+          --remount-ro / --remount-ro /dev  --seccomp FD
 
-so the worker sees the interpreter, its packages and the submission, read-only, and a
+(``--seccomp``: where the probe found it works, a filter that refuses the system calls a
+policy never needs, :mod:`~simcontinuum.boundary.seccomp`), so the worker sees the
+interpreter, its packages and the submission, read-only, and a
 private tmpfs as the only writable place; no network (a new net namespace has only a down
 loopback), no other process (a private ``/proc`` in a new pid namespace), no organizer file.
 Killing bwrap kills the namespace's init and with it every process of the submission
@@ -75,6 +77,7 @@ class Isolation:
     bwrap: str | None = None
     cgroup: str | None = None  # "v2:<dir>" or "v1:<pids dir>:<memory dir>"
     detail: str = ""
+    seccomp: bool = False  # the worker gets :mod:`~simcontinuum.boundary.seccomp`'s filter
 
     @property
     def isolated(self) -> bool:
@@ -89,7 +92,8 @@ class Isolation:
             if self.cgroup
             else "rlimits (RLIMIT_NPROC per sandbox user, RLIMIT_AS per process)"
         )
-        return f"bubblewrap ({self.bwrap}): user/pid/net/ipc/uts/mount namespaces; {limits}"
+        filt = "seccomp filter" if self.seccomp else "no seccomp filter (none for this machine)"
+        return f"bubblewrap ({self.bwrap}): user/pid/net/ipc/uts/mount namespaces; {filt}; {limits}"
 
 
 def _bwrap_works(path: str) -> str | None:
@@ -106,6 +110,36 @@ def _bwrap_works(path: str) -> str | None:
     if out.returncode != 0:
         return f"{path}: {out.stderr.decode('utf-8', 'replace').strip()[:200]}"
     return None
+
+
+def _seccomp_works(path: str) -> bool:
+    """Whether ``bwrap`` at ``path`` installs the filter of
+    :func:`~simcontinuum.boundary.seccomp.filter_program` (the kernel may lack seccomp)."""
+    from simcontinuum.boundary.seccomp import filter_program
+
+    program = filter_program()
+    if program is None:
+        return False
+    r, w = os.pipe()
+    try:
+        os.write(w, program)
+        os.close(w)
+        w = -1
+        argv = [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/"]
+        out = subprocess.run(
+            [*argv, "--seccomp", str(r), "true"],
+            capture_output=True,
+            timeout=20,
+            check=False,
+            pass_fds=(r,),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    return out.returncode == 0
 
 
 def _own_cgroups() -> dict[str, str]:
@@ -161,7 +195,7 @@ def probe(*, insecure: bool = False) -> Isolation:
     found = shutil.which("bwrap")
     why = "bwrap is not on PATH" if found is None else _bwrap_works(found)
     if why is None and found is not None:
-        return Isolation("bwrap", found, _cgroup_root())
+        return Isolation("bwrap", found, _cgroup_root(), seccomp=_seccomp_works(found))
     if insecure:
         return Isolation("none", detail=why or "")
     raise IsolationError(f"cannot isolate the policy worker ({why}): {HOW_TO}")
@@ -300,9 +334,11 @@ def sandbox_argv(
     submission: Path | None,
     limits: SandboxLimits,
     info_fd: int | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """``command`` wrapped in bubblewrap (see the module docstring); as is when not
-    isolated. ``submission`` is mounted read-only at ``/submission``."""
+    isolated. ``submission`` is mounted read-only at ``/submission``; ``seccomp_fd`` is a
+    descriptor to read the seccomp filter from (:mod:`~simcontinuum.boundary.seccomp`)."""
     if not iso.isolated:
         return command
     assert iso.bwrap is not None
@@ -348,6 +384,8 @@ def sandbox_argv(
     argv += ["--remount-ro", "/", "--remount-ro", "/dev"]
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     return [*argv, "--", *command]
 
 

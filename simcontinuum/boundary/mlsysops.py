@@ -21,13 +21,18 @@ import base64
 import itertools
 import pickle
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simcontinuum.boundary.channel import WorkerTimeout
 from simcontinuum.boundary.isolation import Isolation, SandboxLimits
-from simcontinuum.boundary.protocol import ProtocolViolation, RemoteError, check_result
+from simcontinuum.boundary.protocol import (
+    ProtocolViolation,
+    RemoteError,
+    check_ready,
+    check_result,
+)
 from simcontinuum.boundary.proxy import DEFAULT_CALL_S, Program, Submission, engine_timeout
 from simcontinuum.mlsysops.policyfile import PolicyFile, policy_name_of
 
@@ -142,28 +147,73 @@ class RemotePolicyFile(PolicyFile):
         return call
 
 
+class MLSysOpsWorkers:
+    """The workers of one MLSysOps submission, one per policy file, kept for all its runs.
+
+    Each run begins with a ``start`` request to every worker it uses: the worker forgets its
+    policy instances and imports the file anew, so no module state crosses from one run to
+    the next (as with a worker started per run), without paying for a new interpreter.
+    ``wall_s`` is the submission's wall-clock budget, checked on every call.
+    """
+
+    def __init__(
+        self, iso: Isolation, limits: SandboxLimits, *, wall_s: float | None = None
+    ) -> None:
+        self.iso, self.limits, self.wall_s = iso, limits, wall_s
+        self._subs: dict[Path, Submission] = {}
+        self._ids = itertools.count(1)
+
+    def submission(self, path: Path) -> Submission:
+        """The (started) worker of policy file ``path``."""
+        sub = self._subs.get(path)
+        if sub is None:
+            inside = f"/submission/{path.name}" if self.iso.isolated else str(path)
+            program = Program.python(inside, path.parent, mlsysops=True)
+            sub = self._subs[path] = Submission(program, self.iso, self.limits, wall_s=self.wall_s)
+        sub.ensure()
+        return sub
+
+    def policy(self, spec: str, scenario: Scenario) -> Any:
+        """A fresh :class:`~simcontinuum.mlsysops.adapter.MLSysOpsPolicy` for one run of
+        ``scenario``, its files' functions in this submission's workers."""
+        from simcontinuum.mlsysops.adapter import load_policy_spec
+
+        call_s = scenario.control.policy_timeout or DEFAULT_CALL_S
+
+        def loader(path: Path) -> PolicyFile:
+            sub = self.submission(path)
+            rid = next(self._ids)
+            out = check_ready(sub.call({"type": "start", "id": rid}, call_s), rid)
+            if out is not None:
+                raise type(out.kind, (RemoteError,), {})(out.kind, str(out))
+            return RemotePolicyFile(path, sub, call_s, ids=self._ids)
+
+        return load_policy_spec(spec, loader=loader)
+
+    def close(self) -> None:
+        """Stop every worker (and all their processes)."""
+        for sub in self._subs.values():
+            sub.close()
+
+    def __enter__(self) -> MLSysOpsWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @contextmanager
 def remote_mlsysops_policy(
     spec: str, scenario: Scenario, iso: Isolation, limits: SandboxLimits
 ) -> Iterator[Any]:
     """An :class:`~simcontinuum.mlsysops.adapter.MLSysOpsPolicy` for ``spec`` whose files
     run in workers; every worker is gone when the block ends."""
-    from simcontinuum.mlsysops.adapter import load_policy_spec
-
-    call_s = scenario.control.policy_timeout or DEFAULT_CALL_S
-    with ExitStack() as stack:
-
-        def loader(path: Path) -> PolicyFile:
-            inside = f"/submission/{path.name}" if iso.isolated else str(path)
-            program = Program.python(inside, path.parent, mlsysops=True)
-            sub = stack.enter_context(Submission(program, iso, limits))
-            sub.ensure()
-            return RemotePolicyFile(path, sub, call_s)
-
-        yield load_policy_spec(spec, loader=loader)
+    with MLSysOpsWorkers(iso, limits) as workers:
+        yield workers.policy(spec, scenario)
 
 
 __all__ = [
+    "MLSysOpsWorkers",
     "RemotePolicyFile",
     "decode_args",
     "encode_args",

@@ -18,7 +18,6 @@ Any language can play this part: see ``docs/protocol.md``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -59,6 +58,13 @@ def load_target(spec: str) -> Any:
 
 
 def _fresh(target: Any) -> Any:
+    """A new policy instance. A submission's class is made here directly: the registry (and
+    the Kubernetes adapters it lists) is imported only for a name or ``file.py:Class``."""
+    if not isinstance(target, str):
+        from simcontinuum.policy.spec import instantiate
+
+        what = f"class {target.__name__}" if isinstance(target, type) else "the policy"
+        return instantiate(target, what)
     from simcontinuum.policy.registry import load_policy
 
     return load_policy(target)
@@ -178,6 +184,8 @@ class MLSysOpsWorker:
         }
 
     def handle(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        from asyncio import CancelledError  # an MLSysOps worker runs coroutines
+
         from simcontinuum.boundary.mlsysops import decode_args, encode_result
 
         kind, rid = msg.get("type"), msg.get("id")
@@ -206,9 +214,14 @@ class MLSysOpsWorker:
                 args = decode_args(msg["args"])
                 out = self.caller.call(file.function(kind), *args)
                 return {"type": "result", "id": rid, "result": encode_result(out)}
-            if kind in ("start", "end"):
+            if kind == "start":  # a new run: no policy instance, no module state survives
+                self.file = load_policy_module(self.path)
+                self.instances = {}
+                self.caller = type(self.caller)()
                 return {"type": "ready", "id": rid}
-        except (Exception, SystemExit, asyncio.CancelledError) as exc:
+            if kind == "end":
+                return {"type": "ready", "id": rid}
+        except (Exception, SystemExit, CancelledError) as exc:
             traceback.print_exc()
             return _error(rid, exc)
         return _error(rid, ValueError(f"unknown request type {kind!r}"))

@@ -32,7 +32,6 @@ from simcontinuum.engine.buffers import copy_of, take
 from simcontinuum.engine.latest import LatestTable, NewestIndex, latest_table
 from simcontinuum.engine.metric_catalog import METRICS
 from simcontinuum.engine.recorder import RequestStatus
-from simcontinuum.engine.traffic import EndedCursor
 from simcontinuum.errors import TelemetryError
 
 if TYPE_CHECKING:
@@ -64,6 +63,10 @@ class TelemetrySampler:
         self.value = array("d")
         self._last_t = 0.0
         self._last_busy = [0.0] * len(sim.nodes)
+        # imported here, not at the top: a policy worker reads DeliveredTelemetry from this
+        # module and must not pay for the engine (traffic -> steps -> results -> pandas)
+        from simcontinuum.engine.traffic import EndedCursor
+
         self._ended = EndedCursor(sim)  # requests count once they have ended
         self._totals: dict[str, list[int]] = {}  # app -> [requests, errors]
         self._last_comp_busy: dict[str, float] = {}

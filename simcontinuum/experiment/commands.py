@@ -10,7 +10,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from simcontinuum.argtypes import add_command, add_common, positive_int, seed, seed_set
+from simcontinuum.argtypes import add_command, add_common, positive_int
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -73,14 +73,6 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--scenarios", "-S", nargs="+", required=True, metavar="PATH", help="files or folders"
     )
-    p.add_argument(
-        "--seeds",
-        type=seed_set,
-        default=seed_set("10"),
-        metavar="N|A..B",
-        help="N seeds from --first-seed, or the seeds A..B inclusive (default: 10)",
-    )
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="parallel tasks (default: 1)")
     p.add_argument(
         "--executor",
@@ -100,7 +92,13 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--insecure", action="store_true", help="with --isolate: no sandbox where bwrap fails"
     )
-    add_common(p, out="run store and tables", out_required=True, quiet="no progress bar, no tables")
+    add_common(
+        p,
+        seeds="10",
+        out="run store and tables",
+        out_required=True,
+        quiet="no progress bar, no tables",
+    )
     p.set_defaults(handler=cmd_bench)
 
     p = add_command(
@@ -115,14 +113,6 @@ def register(subparsers: Any) -> None:
         "submissions", metavar="SUBMISSIONS", help="folder: one *.py or directory per team"
     )
     p.add_argument("--scenarios", "-S", nargs="+", required=True, metavar="PATH")
-    p.add_argument(
-        "--seeds",
-        type=seed_set,
-        default=seed_set("5"),
-        metavar="N|A..B",
-        help="N seeds per scenario from --first-seed, or the seeds A..B inclusive (default: 5)",
-    )
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--jobs", "-j", type=positive_int, default=1, help="submissions at once")
     p.add_argument(
         "--time-limit", type=float, default=600.0, help="wall seconds per submission (600)"
@@ -140,7 +130,9 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run without isolation where bubblewrap cannot run (only for code you trust)",
     )
-    add_common(p, out="the leaderboard tables", out_required=True, quiet="no progress, no table")
+    add_common(
+        p, seeds="5", out="the leaderboard tables", out_required=True, quiet="no progress, no table"
+    )
     p.set_defaults(handler=cmd_leaderboard)
 
 

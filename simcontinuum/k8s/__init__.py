@@ -13,8 +13,9 @@ Importing this package is cheap; the parts load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from simcontinuum.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from simcontinuum.k8s.manifests import read_manifests
@@ -27,11 +28,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simcontinuum.k8s' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = ["load_manifests", "read_manifests", "scenario_document"]

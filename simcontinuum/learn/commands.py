@@ -14,8 +14,6 @@ from simcontinuum.argtypes import (
     natural_int,
     positive_int,
     seconds,
-    seed,
-    seed_set,
 )
 
 if TYPE_CHECKING:
@@ -80,18 +78,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--policy", "-p", default="random", help="policy spec (default: random)")
-    p.add_argument(
-        "--seeds",
-        type=seed_set,
-        default=seed_set("0..9"),
-        metavar="N|A..B",
-        help="N seeds from --first-seed, or the seeds A..B inclusive (default: 0..9)",
-    )
-    p.add_argument("--first-seed", type=seed, default=0, help="first seed of N (default: 0)")
     p.add_argument("--window", type=seconds, default=30.0, help="outcome window, s (30)")
     p.add_argument("--interval", type=seconds, help="s between control rows (default: control)")
     add_common(
         p,
+        seeds="0..9",
         out=".parquet or .csv",
         out_metavar="FILE",
         out_required=True,

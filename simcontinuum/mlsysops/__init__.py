@@ -17,8 +17,9 @@ Importing this package is cheap; the parts load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from simcontinuum.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from simcontinuum.mlsysops.adapter import MLSysOpsPolicy, load_policy_file, load_policy_spec
@@ -53,15 +54,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simcontinuum.mlsysops' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
