@@ -2,6 +2,12 @@
 
     .venv/bin/python benchmarks/learning_loops.py            # every figure, ~1 minute
     .venv/bin/python benchmarks/learning_loops.py --profile env   # cProfile of one loop
+    .venv/bin/python benchmarks/learning_loops.py --before /tmp/main   # before/after ratios
+
+``--before TREE`` compares this checkout with another one (e.g. ``git worktree add /tmp/main
+main`` or ``git archive main | tar -x -C /tmp/main``): each figure runs in a fresh process
+with ``PYTHONPATH`` set to one tree or the other, the two trees interleaved (before, after,
+after, before, ...), best of ``--repeat`` each, in this one invocation.
 
 Figures (on scenarios/hackathon.yaml, one core):
 
@@ -25,8 +31,11 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import os
 import pstats
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -207,6 +216,80 @@ def floor() -> dict[str, float]:
     }
 
 
+def engine_events_per_s(case: str = "x1") -> float:
+    """SimPy events per CPU second of a whole run of the reference benchmark's ``case``
+    (``benchmarks/run.py``'s workload, policy first-fit, seed 1), best of 2."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from reference import reference_scenario
+
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.policy.registry import load_policy
+    from simcontinuum.scenario import load_scenario
+
+    scenario = load_scenario(reference_scenario(case))
+    best = 0.0
+    for _ in range(2):
+        sim = Simulation(scenario, load_policy("first-fit"), seed=1)
+        t0 = clock()
+        sim.advance(sim.horizon)
+        best = max(best, sim.events / (clock() - t0))
+    return best
+
+
+#: Figures compared by --before: name -> (measure, higher is better, format).
+FIGURES: dict[str, tuple[Callable[[], float], bool, str]] = {
+    "telemetry.latest() µs": (lambda: telemetry_reads()["latest"], False, "{:.1f}"),
+    "static run s": (lambda: best_of(lambda: run_wall("first-fit")), False, "{:.3f}"),
+    "adaptive run s": (
+        lambda: best_of(lambda: run_wall("threshold-autoscaler")),
+        False,
+        "{:.3f}",
+    ),
+    "ContinuumEnv steps/s": (env_steps_per_s, True, "{:,.0f}"),
+    "GA evaluations/s": (evaluations_per_s, True, "{:.1f}"),
+    "engine events/s (x1)": (engine_events_per_s, True, "{:,.0f}"),
+    "engine events/s (chain3)": (lambda: engine_events_per_s("chain3"), True, "{:,.0f}"),
+}
+
+
+def _measure_in(tree: Path, figure: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--figure", figure],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        check=False,
+    )
+    if out.returncode:
+        raise SystemExit(f"{figure} failed in {tree}:\n{out.stderr}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def compare(before: Path, repeat: int) -> int:
+    """Before/after of every figure in :data:`FIGURES`, interleaved, best of ``repeat``."""
+    before = before.resolve()
+    if not (before / "simcontinuum" / "__init__.py").is_file():
+        raise SystemExit(f"--before {before}: not a checkout (no simcontinuum/__init__.py)")
+    print(f"before: {before}\nafter:  {ROOT}\n(best of {repeat}, interleaved, CPU time)")
+    best: dict[str, dict[str, float]] = {}
+    for figure, (_, higher, fmt) in FIGURES.items():
+        got: dict[str, list[float]] = {"before": [], "after": []}
+        for i in range(repeat):
+            order = ("before", "after") if i % 2 == 0 else ("after", "before")
+            for which in order:
+                got[which].append(_measure_in(before if which == "before" else ROOT, figure))
+        pick = max if higher else min
+        b, a = pick(got["before"]), pick(got["after"])
+        best[figure] = {"before": b, "after": a}
+        gain = a / b if higher else b / a
+        print(f"  {figure:<26} {fmt.format(b):>12} -> {fmt.format(a):>12}   {gain:.2f}x better")
+    ratio = {k: best["adaptive run s"][k] / best["static run s"][k] for k in ("before", "after")}
+    print(f"  {'adaptive / static':<26} {ratio['before']:>11.2f}x -> {ratio['after']:>11.2f}x")
+    return 0
+
+
 LOOPS: dict[str, Callable[[], Any]] = {
     "telemetry": telemetry_reads,
     "adaptive": lambda: run_wall("threshold-autoscaler"),
@@ -220,7 +303,17 @@ LOOPS: dict[str, Callable[[], Any]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(LOOPS), help="cProfile one loop and stop")
+    parser.add_argument(
+        "--before", type=Path, metavar="TREE", help="compare with the checkout at TREE"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tree (--before)")
+    parser.add_argument("--figure", choices=sorted(FIGURES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.figure:  # a child of --before: one figure, as JSON
+        print(json.dumps(FIGURES[args.figure][0]()))
+        return 0
+    if args.before is not None:
+        return compare(args.before, args.repeat)
     if args.profile:
         prof = cProfile.Profile()
         prof.runcall(LOOPS[args.profile])
