@@ -13,6 +13,9 @@
    worker in bubblewrap when it works here, else unsandboxed — said in the output) against
    the same runs in process, for ``scenarios/hackathon.yaml`` with ``first-fit`` and the
    ``threshold-autoscaler`` (a ``plan`` every control interval). Target: within 1.5x.
+3. *Per leaderboard*: ``run_leaderboard`` (``simcontinuum leaderboard``, one team after the
+   other) of four teams (two static, two adaptive policies) on hackathon.yaml, against the
+   same runs in process; the next team's worker starts while a team runs.
 """
 
 from __future__ import annotations
@@ -128,6 +131,58 @@ def per_run(seeds: int, iso: Any) -> list[dict[str, Any]]:
     return out
 
 
+TEAMS = (
+    ("first-fit", "simcontinuum.policy.builtins", "FirstFit"),
+    ("threshold-autoscaler", "simcontinuum.policy.adaptive", "ThresholdAutoscaler"),
+    ("best-fit", "simcontinuum.policy.builtins", "BestFit"),
+    ("slo-migrator", "simcontinuum.policy.adaptive", "SloMigrator"),
+)
+
+
+def per_leaderboard(seeds: int, insecure: bool) -> dict[str, Any]:
+    """Wall seconds of ``simcontinuum leaderboard`` (its Python entry point, one team after
+    the other, as ``--jobs 1``) of :data:`TEAMS` on hackathon.yaml, against the same runs
+    in process."""
+    from simcontinuum.engine.simulation import Simulation
+    from simcontinuum.experiment.leaderboard import run_leaderboard
+    from simcontinuum.policy.registry import load_policy
+    from simcontinuum.scenario import load_scenario
+
+    path = REPO / "scenarios" / "hackathon.yaml"
+    scenario = load_scenario(path)
+    t0 = time.perf_counter()
+    here = {
+        name: [Simulation(scenario, load_policy(name), seed=s).run() for s in range(seeds)]
+        for name, _, _ in TEAMS
+    }
+    in_process = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, module, cls in TEAMS:
+            (Path(tmp) / f"{name}.py").write_text(
+                f"from {module} import {cls}\n\nclass Team({cls}):\n    pass\n"
+            )
+        t0 = time.perf_counter()
+        result = run_leaderboard(tmp, [path], list(range(seeds)), insecure=insecure)
+        boundary = time.perf_counter() - t0
+    runs = result.runs
+    same = all(
+        float(runs[(runs["team"] == name) & (runs["seed"] == s)]["score"].iloc[0])
+        == here[name][s].summary()["score"]
+        for name, _, _ in TEAMS
+        for s in range(seeds)
+    )
+    failed = sorted({str(r) for r in runs[runs["status"] != "ok"]["reason"]})
+    return {
+        "failed": failed,
+        "teams": len(TEAMS),
+        "seeds": seeds,
+        "in_process_s": in_process,
+        "boundary_s": boundary,
+        "ratio": boundary / in_process,
+        "same_scores": same,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000, help="plan round trips (1000)")
@@ -152,9 +207,19 @@ def main(argv: list[str] | None = None) -> int:
             f"(x{r['ratio']:.2f}; same scores: {r['same_scores']})"
             + (f"; failed: {r['reasons']}" if r["reasons"] else "")
         )
+    board = per_leaderboard(args.seeds, insecure=not iso.isolated)
+    print(
+        f"leaderboard of {board['teams']} teams x {board['seeds']} seeds on hackathon.yaml: "
+        f"in process {board['in_process_s']:.2f} s, leaderboard {board['boundary_s']:.2f} s "
+        f"(x{board['ratio']:.2f}; same scores: {board['same_scores']})"
+        + (f"; failed: {board['failed']}" if board["failed"] else "")
+    )
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"isolation": iso.describe(), "call": call, "runs": runs}, indent=2)
+            json.dumps(
+                {"isolation": iso.describe(), "call": call, "runs": runs, "leaderboard": board},
+                indent=2,
+            )
         )
     return 0
 

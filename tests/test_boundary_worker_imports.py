@@ -107,3 +107,41 @@ def test_lazy_packages_still_give_every_name(package: str) -> None:
     )
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         _ = pkg.no_such_name
+
+
+def test_a_worker_started_ahead_imports_the_submission_only_at_its_turn(tmp_path: Path) -> None:
+    """prepare_submission starts the sandbox and the interpreter early; the team's own code
+    runs only at its first call, and its wall-clock budget starts then, not at the spawn."""
+    import time
+
+    from simcontinuum.boundary import EvalLimits, IsolationError, evaluate_submission, probe
+    from simcontinuum.boundary.evaluate import prepare_submission
+
+    try:
+        iso = probe()
+    except IsolationError:
+        iso = Isolation("none")
+    team = tmp_path / "team.py"
+    team.write_text(
+        "import time\n"
+        "from simcontinuum.policy.builtins import FirstFit\n"
+        "IMPORTED_AT = time.monotonic()  # CLOCK_MONOTONIC: the same clock inside the sandbox\n"
+        "class Team(FirstFit):\n"
+        "    def place(self, app, view):\n"
+        "        raise RuntimeError(f'imported at {IMPORTED_AT!r}')\n"
+    )
+    scenario = replace(load_scenario(ROOT / "scenarios" / "quickstart.yaml"), duration=5.0)
+    limits = EvalLimits(wall_s=2.0)
+    prepared = prepare_submission(team, limits, iso)
+    assert prepared is not None and prepared.worker is not None  # running already
+    time.sleep(2.5)  # longer than the budget: waiting for its turn does not count
+    turn = time.monotonic()
+    rows = evaluate_submission(
+        team, [("s1", scenario)], [1], limits, iso, staged=True, strict=True, prepared=prepared
+    )
+    assert rows[0]["status"] == "failed"
+    reason = str(rows[0]["reason"])
+    assert "wall-clock" not in reason, reason
+    imported_at = float(reason.split("imported at ")[1].split()[0].rstrip(")"))
+    assert imported_at >= turn, (imported_at, turn)
+    assert prepared.starts == 1  # the worker spawned ahead is the one that ran

@@ -109,6 +109,7 @@ def evaluate_submission(
     telemetry: bool = True,
     staged: bool = False,
     progress: Any = None,
+    prepared: Submission | None = None,
 ) -> list[dict[str, Any]]:
     """Run one submission on every scenario × seed, its policy behind the boundary.
 
@@ -127,6 +128,8 @@ def evaluate_submission(
             (the competition default); otherwise it counts as no action.
         staged: ``submission`` is already a private copy (else it is copied first).
         progress: called with each row as it is made.
+        prepared: this submission's worker, from :func:`prepare_submission` (started while
+            the caller was busy); made here when ``None``.
 
     Returns:
         One row per scenario × seed, in order: ``team, scenario, seed, status`` (``ok`` or
@@ -150,12 +153,16 @@ def evaluate_submission(
         fatal: str | None = None
         program = None
         mlsysops = is_mlsysops_spec(str(path))
-        if not mlsysops:
+        if prepared is not None and not mlsysops:
+            program = prepared.program
+        elif not mlsysops:
             try:
                 program = program_of(path, isolated=iso.isolated)
             except SubmissionError as exc:
                 fatal = failure_reason(exc)
-        sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s) if program else None
+        sub = prepared if prepared is not None and not mlsysops else None
+        if sub is None and program is not None:
+            sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s)
         # an MLSysOps submission: one worker per policy file, kept for all its runs
         workers = MLSysOpsWorkers(iso, limits.sandbox(), wall_s=limits.wall_s) if mlsysops else None
         started_all = time.monotonic()
@@ -210,10 +217,37 @@ def evaluate_submission(
     return rows
 
 
+def prepare_submission(
+    staged: str | os.PathLike[str],
+    limits: EvalLimits | None = None,
+    isolation: Isolation | str | None = None,
+) -> Submission | None:
+    """The worker of a staged submission, started now (its sandbox and interpreter; the
+    submission's code is imported only when :func:`evaluate_submission` makes its first
+    call, with ``prepared=``). ``None`` for what evaluate_submission starts itself (an
+    MLSysOps policy file) or reports (a submission that cannot be used)."""
+    limits = limits or EvalLimits()
+    iso = resolve_isolation(isolation)
+    path = Path(staged)
+    if is_mlsysops_spec(str(path)):
+        return None
+    try:
+        program = program_of(path, isolated=iso.isolated)
+    except SubmissionError:
+        return None
+    sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s)
+    try:
+        sub.spawn()
+    except OSError:
+        return None
+    return sub
+
+
 __all__ = [
     "EvalLimits",
     "IsolationError",
     "evaluate_submission",
     "failure_reason",
+    "prepare_submission",
     "resolve_isolation",
 ]

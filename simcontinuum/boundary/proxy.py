@@ -125,6 +125,8 @@ class Submission:
         self.limits = limits or SandboxLimits()
         self.worker: Worker | None = None
         self.hello: dict[str, Any] = {}
+        self._greeted = False  # the running worker has answered the hello
+        self._turn = False  # the first call has come (spawn() may start the worker before)
         self.started = time.monotonic()
         self.wall_s = wall_s
         self.starts = 0
@@ -148,16 +150,29 @@ class Submission:
             raise WallTimeExceeded(f"wall-clock limit exceeded ({self.wall_s:g} s)")
         return min(call_s, left)
 
+    def spawn(self) -> None:
+        """Start the worker now, without waiting for it: its sandbox and interpreter come up
+        while the caller does something else (the leaderboard: the previous team's runs).
+        The submission's own code is imported only at the hello, on the first call; the
+        wall-clock budget starts then too."""
+        if self.worker is None or self.worker.dead is not None:
+            if self.worker is not None:
+                self.worker.stop()
+            self.starts += 1
+            self._greeted = False
+            self.worker = Worker(
+                list(self.program.command), self.iso, self.limits, self.program.directory
+            )
+
     def ensure(self) -> Worker:
         """The running worker (started now if there is none)."""
-        if self.worker is not None and self.worker.dead is None:
+        if self.worker is not None and self.worker.dead is None and self._greeted:
             return self.worker
-        if self.worker is not None:
-            self.worker.stop()
-        self.starts += 1
-        self.worker = Worker(
-            list(self.program.command), self.iso, self.limits, self.program.directory
-        )
+        if not self._turn:  # the first call: the budget starts now, even if spawned ahead
+            self._turn = True
+            self.started = time.monotonic()
+        self.spawn()
+        assert self.worker is not None
         try:
             first = self.worker.handshake(self.deadline(STARTUP_S))
         except (WorkerTimeout, WorkerExited, ProtocolViolation) as exc:
@@ -173,6 +188,7 @@ class Submission:
         except ProtocolViolation as exc:
             self.worker.stop(str(exc))
             raise SubmissionError(f"the policy worker's hello is invalid: {exc}") from None
+        self._greeted = True
         return self.worker
 
     def call(self, message: dict[str, Any], call_s: float) -> dict[str, Any]:

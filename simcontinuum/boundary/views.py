@@ -134,8 +134,13 @@ class ViewEncoder:
         routes = getattr(view._latency, "__self__", None)
         if not self._routes_known or routes is None or routes is not self._routes:
             ids = [n.id for n in nodes]
-            lat = view.latency
-            out["latency"] = [[_finite_or_none(lat(a, b)) for b in ids] for a in ids]
+            matrix = getattr(routes, "latency_matrix", None)
+            if matrix is not None:  # the engine's routes: one search per node
+                rows = matrix(ids)
+            else:
+                lat = view.latency
+                rows = [[lat(a, b) for b in ids] for a in ids]
+            out["latency"] = [[_finite_or_none(x) for x in row] for row in rows]
             self._routes, self._routes_known = routes, True
         return out
 

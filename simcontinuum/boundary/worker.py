@@ -18,6 +18,7 @@ Any language can play this part: see ``docs/protocol.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -241,10 +242,22 @@ def serve(worker: Any, requests: IO[str], out: IO[bytes]) -> None:
                 _send(out, _error(msg.get("id"), exc))
 
 
+def _warm_up() -> None:
+    """Import what every Python policy's calls need (the views, the telemetry reader and
+    numpy, for the run's random generator) — the organizer's own modules, never the
+    submission, which is imported only after the hello."""
+    import simcontinuum.boundary.views
+    import simcontinuum.engine.telemetry  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     requests, out = _channel()
+    _warm_up()  # before the hello: a worker started ahead of its turn is ready at once
     first = requests.readline()
     try:
         hello = json.loads(first) if first else {}

@@ -1,12 +1,17 @@
 """The network: an undirected ``networkx`` graph of links, with min-latency routes on demand.
 
 A message of ``size`` bytes from node a to node b takes ``latency(path) + 8 * size /
-bottleneck_bandwidth(path)`` seconds (no contention mode). Routes are never computed all-pairs:
-a single-source Dijkstra runs from one end the first time a pair is asked for, and both the
-search and the pair are cached until a link changes state. Same node: zero.
+bottleneck_bandwidth(path)`` seconds (no contention mode). Routes are never computed all-pairs
+unless asked (:meth:`Routes.latency_matrix`): a single-source Dijkstra runs from the pair's
+lower id the first time the pair is asked for, and both the search and the pair are cached
+until a link changes state. Same node: zero.
 
-Invariants: ``route(a, b)`` and ``route(b, a)`` describe the same path (links are undirected);
-a pair with no path gives ``None``; no route passes through a link or a node that is down.
+Invariants: ``route(a, b)`` and ``route(b, a)`` are the same path, each listing its links in
+its own direction (a contended link is a queue per direction); a pair with no path gives
+``None``; no route passes through a link or a node that is down. The path of a pair, among
+equal-latency ones, does not depend on which pairs were asked before: it is always the one
+the search from the lower id finds, so reading a latency (a policy's ``view.latency``, the
+boundary's latency matrix) never changes how later messages are routed.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ class Route:
         """Seconds to move ``size`` bytes along this route."""
         return self.latency + (8.0 * size / self.bandwidth if size else 0.0)
 
+    def reverse(self) -> Route:
+        """The same path, the other way (its links listed from the other end)."""
+        back = tuple((y, x) for x, y in reversed(self.links))
+        return Route(self.latency, self.bandwidth, self.egress_price_per_byte, back)
+
 
 LOCAL = Route(0.0, float("inf"), 0.0, ())
 
@@ -56,15 +66,29 @@ class Routes:
         key = (a, b)
         if key in self._pairs:
             return self._pairs[key]
-        route = self._compute(a, b)
-        self._pairs[key] = route
-        self._pairs[(b, a)] = route
-        return route
+        lo, hi = (a, b) if a < b else (b, a)
+        route = self._compute(lo, hi)
+        self._pairs[(lo, hi)] = route
+        self._pairs[(hi, lo)] = None if route is None else route.reverse()
+        return self._pairs[key]
 
     def latency(self, a: str, b: str) -> float:
         """Path latency in seconds (``inf`` when unreachable)."""
         r = self.route(a, b)
         return float("inf") if r is None else r.latency
+
+    def latency_matrix(self, ids: list[str]) -> list[list[float]]:
+        """``[[latency(a, b) for b in ids] for a in ids]``, equal to it value for value, with
+        one search per node instead of a route per pair (the policy boundary sends it)."""
+        dist = [self._search(a)[1] for a in ids]
+        inf = float("inf")
+        return [
+            [
+                0.0 if a == b else (dist[i].get(b, inf) if a < b else dist[j].get(a, inf))
+                for j, b in enumerate(ids)
+            ]
+            for i, a in enumerate(ids)
+        ]
 
     def _search(self, root: str) -> tuple[dict[str, list[str]], dict[str, float]]:
         found = self._preds.get(root)
@@ -73,28 +97,23 @@ class Routes:
             self._preds[root] = found
         return found
 
-    def _compute(self, a: str, b: str) -> Route | None:
-        # Search from whichever end was searched before; otherwise from b, the callee side,
-        # since many callers share a few replica hosts.
-        if a in self._preds and b not in self._preds:
-            root, other = a, b
-        else:
-            root, other = b, a
-        preds, dist = self._search(root)
-        if other not in dist:
+    def _compute(self, lo: str, hi: str) -> Route | None:
+        """The route ``lo -> hi`` found by the search from ``lo``. Its latency is the search's
+        distance: the link latencies added from ``lo`` outward, as the sum over the links."""
+        preds, dist = self._search(lo)
+        if hi not in dist:
             return None
-        path = [other]
-        while path[-1] != root:
+        path = [hi]
+        while path[-1] != lo:
             path.append(preds[path[-1]][0])
-        hops = list(itertools.pairwise(path))
-        if root == a:  # path runs other(b) -> root(a): reverse it to go a -> b
-            hops = [(y, x) for x, y in reversed(hops)]
+        path.reverse()
+        hops = tuple(itertools.pairwise(path))
         links = [self._links[frozenset(h)] for h in hops]
         return Route(
-            latency=sum(lk.latency for lk in links),
+            latency=dist[hi],
             bandwidth=min(lk.bandwidth for lk in links),
             egress_price_per_byte=sum(lk.egress_price_per_gb for lk in links) / 1e9,
-            links=tuple(hops),
+            links=hops,
         )
 
 

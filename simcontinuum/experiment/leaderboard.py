@@ -113,9 +113,11 @@ def run_submission(
     telemetry: bool = True,
     isolation: Any = None,
     team: str | None = None,
+    prepared: Any = None,
 ) -> Outcome:
-    """Evaluate one (staged) submission through the boundary."""
-    from simcontinuum.boundary import EvalLimits, evaluate_submission
+    """Evaluate one (staged) submission through the boundary (``prepared``: its worker,
+    started ahead by :func:`~simcontinuum.boundary.evaluate.prepare_submission`)."""
+    from simcontinuum.boundary import evaluate_submission
 
     started = time.perf_counter()
     name = team or (path.stem if path.is_file() else path.name)
@@ -123,23 +125,30 @@ def run_submission(
         path,
         scenarios,
         seeds,
-        EvalLimits(
-            wall_s=limits.wall_s,
-            cpu_s=limits.cpu_s,
-            memory_mib=limits.memory_mib,
-            files=limits.files,
-            processes=limits.processes,
-        ),
+        _eval_limits(limits),
         isolation,
         team=name,
         strict=strict,
         telemetry=telemetry,
         staged=True,
+        prepared=prepared,
     )
     bad = [r for r in rows if r.get("status") != "ok"]
     outcome = Outcome(name, rows, bad[0].get("reason") if bad else None)
     outcome.wall_s = time.perf_counter() - started
     return outcome
+
+
+def _eval_limits(limits: Limits) -> Any:
+    from simcontinuum.boundary import EvalLimits
+
+    return EvalLimits(
+        wall_s=limits.wall_s,
+        cpu_s=limits.cpu_s,
+        memory_mib=limits.memory_mib,
+        files=limits.files,
+        processes=limits.processes,
+    )
 
 
 def complete_rows(
@@ -281,11 +290,26 @@ def run_leaderboard(
                         fu.cancel()
                     raise
         else:
-            for a in args:
-                outcome = _evaluate(*a)
-                outcomes.append(outcome)
-                if progress is not None:
-                    progress(outcome.team, outcome)
+            # the next team's sandbox and interpreter start while this team runs (its code
+            # is imported only at its turn), so a team waits for no interpreter start-up
+            ahead = [_prepare(args[0], iso)] if args else []
+            try:
+                for i, a in enumerate(args):
+                    if i + 1 < len(args):
+                        ahead.append(_prepare(args[i + 1], iso))
+                    prepared = ahead.pop(0)
+                    try:
+                        outcome = _evaluate(*a, prepared=prepared)
+                    finally:
+                        if prepared is not None:
+                            prepared.close()
+                    outcomes.append(outcome)
+                    if progress is not None:
+                        progress(outcome.team, outcome)
+            finally:
+                for sub in ahead:  # interrupted: nothing may outlive the leaderboard
+                    if sub is not None:
+                        sub.close()
     order = {(f.stem if f.is_file() else f.name): i for i, f in enumerate(files)}
     outcomes.sort(key=lambda o: order[o.team])
     rows = [r for o in outcomes for r in complete_rows(o, labels, seeds)]
@@ -313,6 +337,7 @@ def _evaluate(
     telemetry: bool,
     isolation: Any,
     team: str,
+    prepared: Any = None,
 ) -> Outcome:
     return run_submission(
         path,
@@ -323,7 +348,16 @@ def _evaluate(
         telemetry=telemetry,
         isolation=isolation,
         team=team,
+        prepared=prepared,
     )
+
+
+def _prepare(args: tuple[Any, ...], iso: Any) -> Any:
+    """The started worker of the submission of ``_evaluate``'s ``args`` (or ``None``)."""
+    from simcontinuum.boundary.evaluate import prepare_submission
+
+    path, limits = args[0], args[3]
+    return prepare_submission(path, _eval_limits(limits), iso)
 
 
 def write_leaderboard(result: LeaderboardResult, out: str | os.PathLike[str]) -> list[Path]:
