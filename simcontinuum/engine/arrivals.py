@@ -138,19 +138,21 @@ class ArrivalClock:
 class WorkSampler:
     """Work per request (core-seconds at speed 1.0) of one component."""
 
-    __slots__ = ("_buf", "constant", "rng", "work")
+    __slots__ = ("buf", "constant", "rng", "work")
 
     def __init__(self, work: Work, rng: np.random.Generator) -> None:
         self.work = work
         self.rng = rng
-        self._buf: list[float] = []
+        # drawn ahead, popped from the end; always empty for a constant. The hot path pops
+        # it directly and calls draw() only when it is empty (the same values, in order).
+        self.buf: list[float] = []
         self.constant: float | None = work.mean if work.dist == "constant" else None
 
     def draw(self) -> float:
         """One work value."""
         if self.constant is not None:
             return self.constant
-        buf = self._buf
+        buf = self.buf
         if not buf:
             buf[:] = self._batch().tolist()
         return buf.pop()

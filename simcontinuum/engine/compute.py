@@ -131,7 +131,10 @@ class NodeState:
         self.down_seconds = 0.0
 
     def start_service(self, now: float, service: float) -> float:
-        """Give a step of ``service`` seconds the earliest free server; return its finish."""
+        """Give a step of ``service`` seconds the earliest free server; return its finish.
+
+        (``Traffic._arrive`` has the same lines inline: it is once per step.)
+        """
         free = self.free
         first = free[0]
         finish = (first if first > now else now) + service

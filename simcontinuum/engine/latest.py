@@ -159,19 +159,28 @@ def latest_table(index: NewestIndex, now: float, span: float) -> LatestTable:
     cutoff = now - span
     rows: dict[Key, dict[str, float]] = {}
     times: dict[Key, float] = {}
-    for key in sorted(index.newest):
-        fresh = {m: v for m, (t, v) in index.newest[key].items() if t >= cutoff}
-        if not fresh or all(v != v for v in fresh.values()):
+    names: set[str] = set()  # the metrics of the rows kept
+    alive: set[str] = set()  # ... of them, those with a value (not NaN) in some row
+    newest = index.newest
+    for key in sorted(newest):
+        fresh: dict[str, float] = {}
+        newest_t = -math.inf
+        valued = False
+        for m, (t, v) in newest[key].items():
+            if t >= cutoff:
+                fresh[m] = v
+                if t > newest_t:
+                    newest_t = t
+                if v == v:  # not NaN
+                    alive.add(m)
+                    valued = True
+        if not valued:  # nothing fresh, or only NaN
             continue
         rows[key] = fresh
-        times[key] = max(t for t, _ in index.newest[key].values() if t >= cutoff)
+        times[key] = newest_t
+        names.update(fresh)
     # a metric column that is NaN in every row is dropped, as pivot_table drops it
-    names = {m for values in rows.values() for m in values}
-    dead = {
-        m
-        for m in names
-        if all(values.get(m, math.nan) != values.get(m, math.nan) for values in rows.values())
-    }
+    dead = names - alive
     if dead:
         rows = {k: {m: v for m, v in values.items() if m not in dead} for k, values in rows.items()}
     return LatestTable(rows, times)

@@ -75,7 +75,11 @@ class ContendedTraffic(Traffic):
             return
         step.hops = hops
         step.resp = resp_size
-        self._send(hops, req_size, lambda: self._arrive(step))
+        self._send(hops, req_size, lambda: self._arrive_now(step))
+
+    def _arrive_now(self, step: Step) -> None:
+        step.t = self.env.now  # it arrives when its last hop is crossed
+        self._arrive(step)
 
     def _answer(self, step: Step, t_done: float, lb_below: float) -> None:
         """``step`` is done: its answer crosses the links back, then joins its caller."""

@@ -233,12 +233,9 @@ class Simulation:
         except ValueError:  # not the main thread
             old, installed = None, False
         try:
-            if target >= self.horizon:
-                # the last slice ends as a whole run always did: with SimPy's own stop
-                # event, so one-piece and sliced runs count the same events
-                self.env.run(until=target)
-            else:
-                simpy_compat.run_until(self.env, target)
+            # the last slice numbers the two events of SimPy's env.run(until=horizon), as a
+            # whole run always did, so one-piece and sliced runs count the same events
+            simpy_compat.run_until(self.env, target, as_run=target >= self.horizon)
         except KeyboardInterrupt as exc:
             self.interrupted = True
             self.interrupted_by = (

@@ -23,7 +23,7 @@ differs from its node's only if the node failed after the step arrived (it was l
 from __future__ import annotations
 
 from array import array
-from heapq import heappush
+from heapq import heappush, heapreplace
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -43,6 +43,7 @@ from simcontinuum.engine.steps import (
 from simcontinuum.model import nominal_rate
 
 if TYPE_CHECKING:
+    from simcontinuum.engine.compute import NodeState
     from simcontinuum.engine.network import Network, Route
     from simcontinuum.engine.simulation import Simulation
     from simcontinuum.model import Source
@@ -61,7 +62,7 @@ class Step(FastEvent):
     """One visit of a request to one component replica (an event scheduled twice: when it
     reaches the replica's node, and when the node has done its work)."""
 
-    __slots__ = ("back", "epoch", "hops", "join", "lat2", "replica", "resp", "rid", "sid")
+    __slots__ = ("back", "epoch", "hops", "join", "lat2", "replica", "resp", "rid", "sid", "t")
     back: float  # seconds for the answer to reach the caller
     epoch: int  # the node's epoch when the step arrived
     join: Join | None  # the caller waiting for this answer (None: the source)
@@ -71,18 +72,18 @@ class Step(FastEvent):
     hops: list  # link contention only: the route's hops, caller to replica
     resp: float  # link contention only: response bytes
     sid: int  # its row in the steps columns once it arrived (-1 before)
+    t: float  # when it is due: the time it was scheduled for (the clock when it fires)
 
 
 class Join:
-    """A component waiting for its callees' answers."""
+    """A component waiting for its callees' answers (made by ``Traffic._done``, fields set
+    there: no ``__init__``, so making one is a bare allocation, once per request)."""
 
     __slots__ = ("lb", "pending", "step", "t")
-
-    def __init__(self, step: Step, pending: int) -> None:
-        self.step = step
-        self.pending = pending
-        self.t = 0.0  # latest answer so far
-        self.lb = 0.0  # largest pure-latency lower bound among the answers
+    step: Step  # the caller's step
+    pending: int  # callees yet to answer
+    t: float  # latest answer so far
+    lb: float  # largest pure-latency lower bound among the answers
 
 
 class Traffic:
@@ -100,9 +101,8 @@ class Traffic:
         self._pump_cb = [self._on_pump]
         self._pump: Pump | None = None
         self._clocks: dict[int, ArrivalClock] = {}
-        self._src_app: dict[int, AppRuntime] = {}
-        self._src_node: dict[int, int] = {}
-        self._src_size: dict[int, tuple[float, float]] = {}
+        # source index -> (app, node index, node state, request bytes, response bytes)
+        self._src: dict[int, tuple[AppRuntime, int, NodeState, float, float]] = {}
         self._rate = 0.0  # total nominal arrival rate of the started sources
         self._times: list[float] = []  # the open window's arrival times, merged
         self._srcs: list[int] = []  # their sources
@@ -131,9 +131,14 @@ class Traffic:
         clock = ArrivalClock(
             source.arrival, self.sim.streams.get(f"workload/{source.id}"), now, stop
         )
-        self._src_app[index] = app
-        self._src_node[index] = self.sim.node_index[source.node]
-        self._src_size[index] = (source.request_size, source.response_size)
+        node = self.sim.node_index[source.node]
+        self._src[index] = (
+            app,
+            node,
+            self.sim.nodes[node],
+            source.request_size,
+            source.response_size,
+        )
         self._clocks[index] = clock
         self._rate += nominal_rate(source)
         self._starting.append(index)
@@ -197,24 +202,23 @@ class Traffic:
     def _on_pump(self, pump: Pump) -> None:
         if pump is not self._pump:
             return  # superseded when a source started mid-window
-        now = self.env.now
         pos = self._pos
+        times = self._times
+        now = times[pos]  # the time it was scheduled for (the clock now)
         s = self._srcs[pos]
         pos += 1
         self._pos = pos
-        if pos < len(self._times) or self._refill():
+        if pos < len(times) or self._refill():
             pump.callbacks = self._pump_cb
             heappush(self._heap, (self._times[self._pos], PRIORITY, next(self._ids), pump))
         else:
             self._pump = None
-        app = self._src_app[s]
-        node = self._src_node[s]
-        if not app.active or not self.sim.nodes[node].up:
+        app, node, state, req_size, resp_size = self._src[s]
+        if not app.active or not state.up:
             return  # a departed app, or a device that is down, sends nothing
         rid = len(self.t0)
         self.t0.append(now)
         self.src.append(s)
-        req_size, resp_size = self._src_size[s]
         self._dispatch(rid, app.entry, node, req_size, resp_size, None, now)
 
     # ---------------------------------------------------------------- steps
@@ -260,8 +264,10 @@ class Traffic:
         if self.contended:  # links are FIFO servers: the transfer goes hop by hop
             self._send_request(step, caller, req_size, resp_size, now)
             return
+        t = now + lat + req_size * k
+        step.t = t
         step.callbacks = self._arrive_cb
-        heappush(self._heap, (now + lat + req_size * k, PRIORITY, next(self._ids), step))
+        heappush(self._heap, (t, PRIORITY, next(self._ids), step))
 
     def _send_request(
         self, step: Step, caller: int, req_size: float, resp_size: float, now: float
@@ -295,7 +301,7 @@ class Traffic:
     def _arrive(self, step: Step) -> None:
         rep = step.replica
         node = rep.node
-        now = self.env.now
+        now = step.t
         steps = self.steps
         if rep.state is GONE or not node.up:
             rep.inflight -= 1
@@ -318,11 +324,20 @@ class Traffic:
             self.end(step.rid, DROPPED, now, 0.0, f"queue_full:{node.id}")
             return
         rt = rep.rt
-        service = rt.sampler.draw() * rep.inv_speed
+        sampler = rt.sampler
+        buf = sampler.buf
+        service = (buf.pop() if buf else sampler.draw()) * rep.inv_speed
         rt.busy += service
         slots = rep.limit_free
-        if slots is None:
-            finish = node.start_service(now, service)
+        if slots is None:  # NodeState.start_service, inline (once per step)
+            free = node.free
+            first = free[0]
+            finish = (first if first > now else now) + service
+            if node.cores == 1:
+                free[0] = finish
+            else:
+                heapreplace(free, finish)
+            node.assigned += service
         else:  # a cpu limit: the wait below then includes the time throttled
             finish = throttled_finish(node, slots, rep.limit_rate, now, service)
         if steps is not None:  # inline, one extend: once per step
@@ -343,6 +358,7 @@ class Traffic:
         node.in_system += 1
         node.inflight.add(step)
         step.epoch = node.epoch
+        step.t = finish
         step.callbacks = self._done_cb
         heappush(self._heap, (finish, PRIORITY, next(self._ids), step))
 
@@ -359,12 +375,16 @@ class Traffic:
         rid = step.rid
         if rid in self.dead:
             return
-        now = self.env.now
+        now = step.t
         callees = rep.rt.callees
         if not callees:
             self._answer(step, now, 0.0)
             return
-        join = Join(step, len(callees))
+        join = Join()
+        join.step = step
+        join.pending = len(callees)
+        join.t = 0.0
+        join.lb = 0.0
         caller = node.index
         for crt, req_size, resp_size in callees:
             self._dispatch(rid, crt, caller, req_size, resp_size, join, now)

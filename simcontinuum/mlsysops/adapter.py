@@ -49,9 +49,12 @@ from simcontinuum.mlsysops.policyfile import (
     load_policy_module,
 )
 from simcontinuum.mlsysops.spec import PREFIX, is_policy_spec
+from simcontinuum.mlsysops.warn import warn_policy
 from simcontinuum.policy.api import Action, AppView, ClusterView, Deploy, Event, Placement
 
 LEVELS = ("cluster", "continuum")
+#: A policy that cannot run: (warning key, message, its file, the exception if it raised).
+Problem = tuple[tuple[Any, ...], str, PolicyFile, BaseException | None]
 AGENT_PERIOD_S = 1.0
 
 
@@ -115,11 +118,11 @@ class MLSysOpsPolicy:
             seen[f.name] = f.path
             for fn in ("analyze", "plan"):
                 if not is_async(f.function(fn)):
-                    warnings.warn(
+                    warn_policy(
                         f"{f.path.name}: {fn}() is not 'async def'; the MLSysOps agent awaits "
                         "it, so every call will fail",
-                        MLSysOpsWarning,
-                        stacklevel=2,
+                        f.path,
+                        function=fn,
                     )
         self.level = level
         self.builtin = bool(builtin)
@@ -252,8 +255,8 @@ class MLSysOpsPolicy:
             running=self._bridge.running if self._bridge is not None else None,
             caller=self._caller,
         )
-        for key, message in problems:
-            cycle.warn(key, message)
+        for key, message, file, exc in problems:
+            cycle.warn(key, message, policy=file, function="initialize", exc=exc)
             self._note(Note("initialize", "error", "error", message))
         if scenario is not None:
             self._check_timing(cycle, scenario, loaded)
@@ -279,9 +282,9 @@ class MLSysOpsPolicy:
             )
             return None
 
-    def _initialize(self) -> tuple[list[Loaded], list[tuple[tuple[Any, ...], str]]]:
+    def _initialize(self) -> tuple[list[Loaded], list[Problem]]:
         loaded: list[Loaded] = []
-        problems: list[tuple[tuple[Any, ...], str]] = []
+        problems: list[Problem] = []
         for f in self.files:
             try:
                 ctx = self._caller.call_sync(f.function("initialize"))
@@ -290,7 +293,7 @@ class MLSysOpsPolicy:
                     f"policy {f.name!r}: initialize() raised {type(exc).__name__}: {exc}; "
                     "the MLSysOps agent never runs this policy"
                 )
-                problems.append(((f.name, "initialize"), msg))
+                problems.append(((f.name, "initialize"), msg, f, exc))
                 loaded.append(Loaded(f, None, None))
                 continue
             scope = ctx.get("scope") if isinstance(ctx, dict) else None
@@ -305,7 +308,7 @@ class MLSysOpsPolicy:
                     f"{' or '.join(repr(s) for s in SCOPES)} — the MLSysOps agent never runs "
                     "this policy"
                 )
-                problems.append(((f.name, "initialize"), msg))
+                problems.append(((f.name, "initialize"), msg, f, None))
                 loaded.append(Loaded(f, None, None))
                 continue
             loaded.append(Loaded(f, copy.deepcopy(ctx), str(scope)))
@@ -313,7 +316,7 @@ class MLSysOpsPolicy:
 
             missing = missing_packages(static_packages(f.path))
             if missing:
-                warnings.warn(hint(f.path, missing), MLSysOpsWarning, stacklevel=4)
+                warn_policy(hint(f.path, missing), f.path, function="initialize")
         return loaded, problems
 
     def _check_timing(self, cycle: Cycle, scenario: Any, loaded: list[Loaded]) -> None:
@@ -329,6 +332,8 @@ class MLSysOpsPolicy:
                     ("scrape", p.file.name),
                     f"policy {p.file.name!r} asks for system_scrape_interval {want!r}; this "
                     f"scenario samples telemetry every {sample:g} s (telemetry.interval)",
+                    policy=p.file,
+                    function="initialize",
                 )
 
 

@@ -39,7 +39,6 @@ import asyncio
 import copy
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +48,7 @@ from simcontinuum.mlsysops.descriptions import Descriptions, app_description, ap
 from simcontinuum.mlsysops.fluidity import Fluidity, Note, requirements_raise
 from simcontinuum.mlsysops.policyfile import Caller, PolicyFile
 from simcontinuum.mlsysops.requirements import parse_interval
+from simcontinuum.mlsysops.warn import policy_where, warn_outside, warn_policy
 from simcontinuum.policy.api import Action, ClusterView, Deploy, Move, Remove
 
 SCOPES = ("application", "global")
@@ -185,12 +185,25 @@ class Cycle:
     def _user_agents(self) -> list[Agent]:
         return [self.continuum] if self.continuum is not None else list(self.agents.values())
 
-    def warn(self, key: tuple[Any, ...], message: str) -> None:
-        """Warn once per distinct ``key`` in this run."""
+    def warn(
+        self,
+        key: tuple[Any, ...],
+        message: str,
+        *,
+        policy: PolicyFile | None = None,
+        function: str | None = None,
+        exc: BaseException | None = None,
+    ) -> None:
+        """Warn once per distinct ``key`` in this run: at the line of ``policy``'s file that
+        ``exc`` was raised from, else at its ``def function`` (never at a line of
+        simcontinuum; without a policy, at the first frame outside simcontinuum)."""
         if key in self.warned:
             return
         self.warned.add(key)
-        warnings.warn(message, MLSysOpsWarning, stacklevel=4)
+        if policy is not None:
+            warn_policy(message, policy.path, function=function, exc=exc)
+        else:
+            warn_outside(message)
 
     # ------------------------------------------------------------------ the cycle
     def run(self, view: ClusterView, now: float, delivered: Any) -> list[Action]:
@@ -293,7 +306,13 @@ class Cycle:
                 "it runs with the template's context, as the agent does"
             )
             self.note(Note("initialize", "error", "error", reason, app))
-            self.warn((p.file.name, "instance", type(exc).__name__), reason)
+            self.warn(
+                (p.file.name, "instance", type(exc).__name__),
+                reason,
+                policy=p.file,
+                function="initialize",
+                exc=exc,
+            )
         return Instance(p.file.name, p.scope, context, file, app, randomness=randomness)
 
     def _unregister(self, agent: Agent, app: str) -> None:
@@ -405,7 +424,7 @@ class Cycle:
                 "(random.choice raises IndexError on the framework; its plan is {})"
             )
             self.note(Note("plan", "error", "error", reason, inst.app))
-            self.warn(("no-nodes", agent.ident), reason)
+            self.warn(("no-nodes", agent.ident), reason)  # the built-in's: no policy file
             return None
         host = str(nodes[int(self.rng.integers(len(nodes)))])
         plan: dict[str, Any] = {c: [{"action": "deploy", "host": host}] for c in todo}
@@ -469,7 +488,10 @@ class Cycle:
                 f"calls this policy again{after}"
             )
             self.note(Note("analyze", "dead", "error", reason, inst.app))
-            warnings.warn(reason, MLSysOpsWarning, stacklevel=5)
+            if inst.file is not None:
+                warn_policy(reason, inst.file.path, function="analyze")
+            else:
+                warn_outside(reason)
             return True
         return False
 
@@ -488,7 +510,7 @@ class Cycle:
                     f"policy {inst.name!r}: configuration.analyze_interval {what} (the "
                     f"MLSysOps agent would busy-loop analyze); using {MIN_INTERVAL_S:g} s"
                 )
-                self.warn(key, msg)
+                self.warn(key, msg, policy=inst.file, function="initialize")
                 self.note(Note("analyze", "interval", "adjusted", msg, inst.app))
             interval = MIN_INTERVAL_S
         else:
@@ -497,10 +519,15 @@ class Cycle:
 
     def _fail(self, inst: Instance, call: str, exc: BaseException) -> None:
         reason = f"policy {inst.name!r}: {call}() raised {type(exc).__name__}: {exc}"
+        if inst.file is not None:
+            reason += policy_where(inst.file.path, exc)
         self.note(Note(call, "error", "error", reason, inst.app))
         self.warn(
             (inst.name, call, type(exc).__name__, str(exc)),
             reason + ("; counted as False" if call == "analyze" else "; counted as {}"),
+            policy=inst.file,
+            function=call,
+            exc=exc,
         )
 
     def _analyze_and_plan(self, agent: Agent, inst: Instance, args: _Args) -> Any:
@@ -542,7 +569,7 @@ class Cycle:
                     f"{{mechanism: command}}, got {type(plan).__name__}"
                 )
                 self.note(Note("plan", "error", "error", reason, inst.app))
-                self.warn((inst.name, "plan-type"), reason)
+                self.warn((inst.name, "plan-type"), reason, policy=inst.file, function="plan")
                 continue
             for mech, command in plan.items():
                 if mech not in agent.mechanisms:
@@ -552,7 +579,9 @@ class Cycle:
                         "the agent ignores it"
                     )
                     self.note(Note("plan", "plan", "ignored", reason, inst.app))
-                    self.warn((inst.name, "mechanism", mech), reason)
+                    self.warn(
+                        (inst.name, "mechanism", mech), reason, policy=inst.file, function="plan"
+                    )
                     continue
                 if not inst.core and mech in touched:
                     self.note(
@@ -582,7 +611,12 @@ class Cycle:
             for n in notes:
                 self.note(n)
                 if n.outcome in ("warning", "ignored", "error") and n.reason:
-                    self.warn(("fluidity", n.app, n.reason), f"policy {inst.name!r}: {n.reason}")
+                    self.warn(
+                        ("fluidity", n.app, n.reason),
+                        f"policy {inst.name!r}: {n.reason}",
+                        policy=inst.file,
+                        function="plan",
+                    )
             if actions:
                 self.note(
                     Note(
@@ -610,6 +644,8 @@ class Cycle:
                 ("cplace-first", inst.name),
                 f"policy {inst.name!r}: a clusterPlacement plan with {len(items)} applications; "
                 "the framework 0.1.12 would place only the first (plan['app'][0])",
+                policy=inst.file,
+                function="plan",
             )
         if not targets or not names:
             reason = (
