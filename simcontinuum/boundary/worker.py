@@ -244,10 +244,16 @@ def serve(worker: Any, requests: IO[str], out: IO[bytes]) -> None:
 
 def _warm_up() -> None:
     """Import what every Python policy's calls need (the views, the telemetry reader and
-    numpy, for the run's random generator) — the organizer's own modules, never the
-    submission, which is imported only after the hello."""
+    numpy, for the run's random generator) and the built-in policies submissions commonly
+    extend — the organizer's own modules, never the submission, which is imported only
+    after the hello."""
     import simcontinuum.boundary.views
-    import simcontinuum.engine.telemetry  # noqa: F401
+    import simcontinuum.engine.telemetry
+    import simcontinuum.policy.adaptive
+    import simcontinuum.policy.builtins
+    import simcontinuum.policy.spec
+
+    simcontinuum.boundary.views.warm_up()
 
     with contextlib.suppress(ImportError):
         import numpy  # noqa: F401
