@@ -140,8 +140,15 @@ class Worker:
 
     def _exchange(self, data: bytes, deadline: float) -> bytes:
         pending = memoryview(data)
+        if pending:  # a request fits the pipe's buffer as a rule: write it at once
+            try:
+                pending = pending[os.write(self._in, pending[: 1 << 16]) :]
+            except BrokenPipeError:
+                raise WorkerExited(self._exit_reason()) from None
+            except BlockingIOError:
+                pass
         writing = bool(pending)
-        if writing:
+        if writing:  # the rest when the worker has read some
             self.sel.register(self._in, selectors.EVENT_WRITE)
         try:
             while True:
