@@ -26,6 +26,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+from simcontinuum.policy.tracebacks import short_path
+
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
@@ -59,7 +61,7 @@ def policy_where(path: str | os.PathLike[str], exc: BaseException) -> str:
     target = os.path.abspath(path)
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if os.path.abspath(frame.filename) == target:
-            return f" (at {_short_path(frame.filename)}:{frame.lineno} in {frame.name})"
+            return f" (at {short_path(frame.filename)}:{frame.lineno} in {frame.name})"
     return ""
 
 
@@ -94,14 +96,6 @@ def warn_outside(message: str) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(message, MLSysOpsWarning, stacklevel=level)
-
-
-def _short_path(filename: str) -> str:
-    try:
-        rel = os.path.relpath(filename)
-    except ValueError:  # another drive on Windows
-        return filename
-    return filename if rel.startswith("..") else rel
 
 
 def _internal(filename: str) -> bool:

@@ -29,7 +29,7 @@ def policy_traceback(exc: BaseException) -> tuple[str, str]:
     where = ""
     if own:
         last = own[-1]
-        where = f" (at {_short_path(last.filename)}:{last.lineno} in {last.name})"
+        where = f" (at {short_path(last.filename)}:{last.lineno} in {last.name})"
     return "".join(lines).rstrip("\n"), where
 
 
@@ -46,7 +46,7 @@ def _is_policy_frame(filename: str) -> bool:
     return path in _BUILTIN_POLICY_FILES or not path.startswith(_PACKAGE)
 
 
-def _short_path(filename: str) -> str:
+def short_path(filename: str) -> str:
     """``filename`` relative to the working directory when it is below it."""
     try:
         rel = os.path.relpath(filename)
@@ -55,4 +55,4 @@ def _short_path(filename: str) -> str:
     return filename if rel.startswith("..") else rel
 
 
-__all__ = ["policy_traceback"]
+__all__ = ["policy_traceback", "short_path"]
