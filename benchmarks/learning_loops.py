@@ -90,6 +90,16 @@ def run_wall(policy: str) -> float:
     return clock() - t0
 
 
+def _episode(env: Any) -> int:
+    """Step ``env`` (already reset) with action 0 to the end of its episode; the steps."""
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(0)
+        done = terminated or truncated
+        steps += 1
+    return steps
+
+
 def env_steps_per_s(episodes: int = 20) -> float:
     from simcontinuum.learn.env import ContinuumEnv
 
@@ -99,11 +109,7 @@ def env_steps_per_s(episodes: int = 20) -> float:
     t0 = clock()
     for ep in range(episodes):
         env.reset(seed=ep)
-        done = False
-        while not done:
-            _, _, terminated, truncated, _ = env.step(0)
-            done = terminated or truncated
-            steps += 1
+        steps += _episode(env)
     return steps / (clock() - t0)
 
 
@@ -196,11 +202,7 @@ def events_per_step(episodes: int = 3) -> float:
     events = steps = 0
     for ep in range(episodes):
         env.reset(seed=ep)
-        done = False
-        while not done:
-            _, _, terminated, truncated, _ = env.step(0)
-            done = terminated or truncated
-            steps += 1
+        steps += _episode(env)
         assert env.sim is not None
         events += env.sim.events
     return events / steps

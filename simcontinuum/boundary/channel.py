@@ -34,6 +34,7 @@ from simcontinuum.boundary.isolation import (
     worker_env,
 )
 from simcontinuum.boundary.protocol import MAX_LINE, VERSION, ProtocolViolation, decode, encode
+from simcontinuum.boundary.seccomp import filter_fd
 
 STDERR_TAIL = 64 * 1024
 
@@ -71,7 +72,7 @@ class Worker:
         self.stderr_bytes = 0
         self.dead: str | None = None
         info_r, info_w = os.pipe() if iso.isolated else (-1, -1)
-        seccomp_r = _seccomp_fd() if iso.isolated and iso.seccomp else -1
+        seccomp_r = filter_fd() if iso.isolated and iso.seccomp else -1
         argv = sandbox_argv(
             iso,
             command,
@@ -280,22 +281,6 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-
-
-def _seccomp_fd() -> int:
-    """A pipe's read end holding the seccomp filter (bwrap reads it whole at start-up; the
-    filter, a few hundred bytes, fits in the pipe's buffer), or -1 where there is none."""
-    from simcontinuum.boundary.seccomp import filter_program
-
-    program = filter_program()
-    if program is None:
-        return -1
-    r, w = os.pipe()
-    try:
-        os.write(w, program)
-    finally:
-        os.close(w)
-    return r
 
 
 def _read(fd: int) -> bytes | None:

@@ -151,18 +151,15 @@ def evaluate_submission(
     with tempfile.TemporaryDirectory(prefix="simcontinuum-stage-") as tmp:
         path = source if staged else stage(source, Path(tmp))
         fatal: str | None = None
-        program = None
         mlsysops = is_mlsysops_spec(str(path))
-        if prepared is not None and not mlsysops:
-            program = prepared.program
-        elif not mlsysops:
+        sub = None if mlsysops else prepared
+        if sub is None and not mlsysops:
             try:
                 program = program_of(path, isolated=iso.isolated)
             except SubmissionError as exc:
                 fatal = failure_reason(exc)
-        sub = prepared if prepared is not None and not mlsysops else None
-        if sub is None and program is not None:
-            sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s)
+            else:
+                sub = Submission(program, iso, limits.sandbox(), wall_s=limits.wall_s)
         # an MLSysOps submission: one worker per policy file, kept for all its runs
         workers = MLSysOpsWorkers(iso, limits.sandbox(), wall_s=limits.wall_s) if mlsysops else None
         started_all = time.monotonic()

@@ -117,16 +117,12 @@ def _bwrap_works(path: str) -> str | None:
 def _seccomp_works(path: str) -> bool:
     """Whether ``bwrap`` at ``path`` installs the filter of
     :func:`~simcontinuum.boundary.seccomp.filter_program` (the kernel may lack seccomp)."""
-    from simcontinuum.boundary.seccomp import filter_program
+    from simcontinuum.boundary.seccomp import filter_fd
 
-    program = filter_program()
-    if program is None:
+    r = filter_fd()
+    if r < 0:
         return False
-    r, w = os.pipe()
     try:
-        os.write(w, program)
-        os.close(w)
-        w = -1
         argv = [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/"]
         out = subprocess.run(
             [*argv, "--seccomp", str(r), "true"],
@@ -139,8 +135,6 @@ def _seccomp_works(path: str) -> bool:
         return False
     finally:
         os.close(r)
-        if w >= 0:
-            os.close(w)
     return out.returncode == 0
 
 
@@ -212,11 +206,15 @@ def probe(*, insecure: bool = False) -> Isolation:
 class Cgroup:
     """One submission's cgroup (v2, or v1 pids + memory): limits, kill, emptiness."""
 
-    def __init__(self, spec: str, limits: SandboxLimits) -> None:
-        name = f"simcontinuum-{os.getpid()}-{uuid.uuid4().hex[:10]}"
+    def __init__(self, spec: str, limits: SandboxLimits | None, name: str | None = None) -> None:
+        """A new cgroup with ``limits``; or, with ``limits=None``, the existing one ``name``."""
         kind, *roots = spec.split(":")
         self.v2 = kind == "v2"
+        name = name or f"simcontinuum-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         self.dirs = [Path(r) / name for r in roots]
+        if limits is None:
+            self.dirs = [d for d in self.dirs if d.is_dir()]
+            return
         for d in self.dirs:
             d.mkdir()
         mem = str(limits.memory_mib * MiB)
@@ -284,17 +282,14 @@ class Cgroup:
         could clean up: ``simcontinuum-<owner pid>-<id>`` whose owner no longer runs), so no
         sandbox of theirs lingers. Cgroups of running organizers are left alone. Returns
         how many were swept."""
-        kind, *roots = spec.split(":")
         swept: set[str] = set()
-        for root in roots:
+        for root in spec.split(":")[1:]:
             with contextlib.suppress(OSError):
                 for d in Path(root).iterdir():
                     m = re.fullmatch(r"simcontinuum-(\d+)-[0-9a-f]+", d.name)
                     if m is None or not d.is_dir() or _alive(int(m.group(1))):
                         continue
-                    group = object.__new__(cls)
-                    group.v2 = kind == "v2"
-                    group.dirs = [Path(r) / d.name for r in roots if (Path(r) / d.name).is_dir()]
+                    group = cls(spec, None, d.name)
                     for _ in range(50):  # killed processes leave the cgroup within moments
                         group.kill()
                         if not group.pids():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,17 +113,13 @@ def policy_factory(
     one worker (a new policy instance per run), so a sweep pays the worker's start once."""
     iso = resolve_isolation(isolation)
     limits = limits or EvalLimits(wall_s=float("inf"))
-    if is_mlsysops_spec(spec):
-        with ExitStack() as stack:
-
-            def make_mlsysops() -> Any:
-                return stack.enter_context(
-                    isolated_policy(spec, scenario, isolation=iso, limits=limits)
-                )
-
-            yield make_mlsysops
-        return
     wall = None if limits.wall_s == float("inf") else limits.wall_s
+    if is_mlsysops_spec(spec):  # one worker per policy file, a fresh module per run
+        from simcontinuum.boundary.mlsysops import MLSysOpsWorkers
+
+        with MLSysOpsWorkers(iso, limits.sandbox(), wall_s=wall) as workers:
+            yield lambda: workers.policy(spec, scenario)
+        return
     with Submission(program_for(spec, iso), iso, limits.sandbox(), wall_s=wall) as sub:
         yield lambda: RemotePolicy(sub, scenario.control.policy_timeout)
 

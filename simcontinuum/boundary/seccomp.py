@@ -31,6 +31,7 @@ tests); on another architecture :func:`filter_program` returns ``None`` and
 
 from __future__ import annotations
 
+import os
 import platform
 import struct
 
@@ -139,4 +140,19 @@ def filter_program(machine: str | None = None) -> bytes | None:
     return b"".join(out)
 
 
-__all__ = ["X86_64_BLOCKED", "filter_program"]
+def filter_fd() -> int:
+    """A pipe's read end holding :func:`filter_program` for bubblewrap's ``--seccomp FD``
+    (bwrap reads it whole at start-up; the filter, a few hundred bytes, fits in the pipe's
+    buffer), or -1 where there is no filter. The caller passes it on and closes it."""
+    program = filter_program()
+    if program is None:
+        return -1
+    r, w = os.pipe()
+    try:
+        os.write(w, program)
+    finally:
+        os.close(w)
+    return r
+
+
+__all__ = ["X86_64_BLOCKED", "filter_fd", "filter_program"]

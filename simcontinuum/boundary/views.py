@@ -90,20 +90,6 @@ def _hints(tp: type) -> dict[str, Any]:
     return typing.get_type_hints(tp)
 
 
-def warm_up() -> None:
-    """Resolve the type hints of every model class a view is rebuilt from, ahead of the
-    first call (a worker started ahead of its turn pays this before its turn, not in it)."""
-    seen: set[type] = set()
-    todo: list[Any] = [Application, NodeView, AppView]
-    while todo:
-        tp = todo.pop()
-        if isinstance(tp, type) and dataclasses.is_dataclass(tp) and tp not in seen:
-            seen.add(tp)
-            todo.extend(_hints(tp).values())
-        else:
-            todo.extend(typing.get_args(tp))
-
-
 def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
@@ -378,4 +364,4 @@ class ViewDecoder:
         return DeliveredTelemetry(self._samples, data["now"])  # type: ignore[arg-type]
 
 
-__all__ = ["ViewDecoder", "ViewEncoder", "from_data", "to_data", "warm_up"]
+__all__ = ["ViewDecoder", "ViewEncoder", "from_data", "to_data"]

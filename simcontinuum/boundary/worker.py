@@ -251,9 +251,7 @@ def _warm_up() -> None:
     import simcontinuum.engine.telemetry
     import simcontinuum.policy.adaptive
     import simcontinuum.policy.builtins
-    import simcontinuum.policy.spec
-
-    simcontinuum.boundary.views.warm_up()
+    import simcontinuum.policy.spec  # noqa: F401
 
     with contextlib.suppress(ImportError):
         import numpy  # noqa: F401

@@ -240,6 +240,15 @@ class Autoscaler:
     def _changed(self, now: float, period: float, events: list[tuple[float, int]]) -> int:
         return sum(c for t, c in events if t > now - period)
 
+    def _period_start(self, now: float, current: int, period: float) -> int:
+        """The replica count at the start of a policy's period: ``current`` without the
+        scale-ups and with the scale-downs made in it (both upstream limits start here)."""
+        return (
+            current
+            - self._changed(now, period, self.up_events)
+            + self._changed(now, period, self.down_events)
+        )
+
     def scale_up_limit(self, now: float, current: int, rules: ScalingRules) -> int:
         """``calculateScaleUpLimitWithScalingRules``."""
         if rules.select == "Disabled":
@@ -247,11 +256,7 @@ class Autoscaler:
         pick = min if rules.select == "Min" else max
         result: int | None = None
         for typ, value, period in rules.policies:
-            start = (
-                current
-                - self._changed(now, period, self.up_events)
-                + self._changed(now, period, self.down_events)
-            )
+            start = self._period_start(now, current, period)
             proposed = start + value if typ == "Pods" else math.ceil(start * (1 + value / 100))
             result = proposed if result is None else pick(result, proposed)
         return current if result is None else result
@@ -263,11 +268,7 @@ class Autoscaler:
         pick = max if rules.select == "Min" else min
         result: int | None = None
         for typ, value, period in rules.policies:
-            start = (
-                current
-                - self._changed(now, period, self.up_events)
-                + self._changed(now, period, self.down_events)
-            )
+            start = self._period_start(now, current, period)
             proposed = start - value if typ == "Pods" else int(start * (1 - value / 100))
             result = proposed if result is None else pick(result, proposed)
         return current if result is None else result
